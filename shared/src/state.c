@@ -140,9 +140,11 @@ bad:
 
 static kr_status json_string(struct kr_buf *b, const char *s, size_t len)
 {
-	kr_status st = kr_buf_append(b, "\"", 1);
+	kr_status st = kr_buf_reserve(b, len + 2);
 	size_t run = 0;
 
+	if (!st)
+		st = kr_buf_append(b, "\"", 1);
 	for (size_t i = 0; !st && i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
@@ -235,9 +237,7 @@ kr_status kr_state_load(struct kr_store *st, const kr_ulid *id, struct kr_record
 		else
 			s = kr_state_decode(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5), rec, err);
 	} else if (rc == SQLITE_DONE) {
-		char text[KR_ULID_LEN + 1];
-		kr_ulid_format(id, text);
-		s = kr_fail(err, KR_ERR_NOT_FOUND, "no record %s in this store", text);
+		s = KR_ERR_NOT_FOUND; /* the merge's common case (a new record): no message to build */
 	} else {
 		s = kr_store_fail(st, err, rc, "reading a record");
 	}
@@ -297,7 +297,15 @@ void kr_record_release(struct kr_record *rec)
 
 kr_status kr_record_get(struct kr_store *st, const kr_ulid *id, struct kr_record *rec, struct kr_error *err)
 {
+	kr_status s;
+
 	memset(rec, 0, sizeof *rec);
 	kr_arena_init(&rec->arena, 0);
-	return kr_state_load(st, id, rec, err);
+	s = kr_state_load(st, id, rec, err);
+	if (s == KR_ERR_NOT_FOUND) {
+		char text[KR_ULID_LEN + 1];
+		kr_ulid_format(id, text);
+		kr_fail(err, KR_ERR_NOT_FOUND, "no record %s in this store", text);
+	}
+	return s;
 }

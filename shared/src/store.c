@@ -65,9 +65,15 @@ kr_status kr_txn_begin(struct kr_store *st, struct kr_error *err)
 	if (st->txn_depth++ > 0)
 		return KR_OK;
 	kr_status s = exec(st, "BEGIN IMMEDIATE", err);
-	if (s)
+	if (s) {
 		st->txn_depth = 0;
-	return s;
+		return s;
+	}
+	/* Another process (the CLI beside the daemon) may have written since: the clock and the sequence
+	 * number are read afresh under the write lock. */
+	st->hlc = kr_store_meta_u64(st, "hlc");
+	st->last_seq = kr_store_meta_u64(st, "last_seq");
+	return KR_OK;
 }
 
 kr_status kr_txn_commit(struct kr_store *st, struct kr_error *err)
@@ -342,6 +348,7 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 		return s;
 	}
 	if ((s = exec(st, "PRAGMA journal_mode = WAL", err)) || (s = exec(st, "PRAGMA synchronous = FULL", err)) ||
+	    (s = exec(st, "PRAGMA cache_size = -16384", err)) ||
 	    (is_new && (s = exec(st, "PRAGMA application_id = 1263686219", err))) || (s = migrate(st, version, err)) ||
 	    (s = prepare_all(st, err)) || (s = load_catalogue(st, err))) {
 		kr_error_prefix(err, "opening %s", path);
