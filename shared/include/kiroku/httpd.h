@@ -1,0 +1,130 @@
+/* httpd.h: the HTTP/1.1 server of the hub (mutual TLS) and of a loopback web form (plain), over kr_tls.
+ *
+ * One acceptor thread queues accepted sockets (at most queue_len) for a fixed pool of worker threads; each
+ * worker runs the TLS handshake, then serves the connection's requests one after the other (keep-alive) by
+ * calling the handler. When the queue is full, one extra thread answers "503 Service Unavailable" with
+ * "Retry-After: 1" (after a handshake, so the client can read it) and closes; if it is busy too, the socket is
+ * closed at once. Every input from the network is bounded: URL (max_url), URL plus header names and values
+ * (max_header_bytes, at most 64 headers), body (max_body; Content-Length required for POST and PUT, chunked
+ * bodies refused), and time: the handshake, each request from its first byte (request_timeout_ms, extended
+ * by Content-Length / min_body_rate for large bodies), the wait for the next request (idle_timeout_ms), and
+ * each write (write_timeout_ms without progress). The server answers by itself, without calling the handler:
+ * 400 (malformed, with the parser's reason as text), 408, 411, 413, 414, 417, 431, 501, 503.
+ * "Expect: 100-continue" is answered with "100 Continue" before the body is read (or with 413 instead).
+ * Connection-level failures (handshake refused and why, timeouts) are logged to stderr with a UTC timestamp;
+ * logging each request is the handler's job, it knows what the request meant.
+ */
+#ifndef KR_HTTPD_H
+#define KR_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiroku/buf.h"
+#include "kiroku/error.h"
+#include "kiroku/tls.h"
+
+struct kr_http_header {
+	const char *name; /* as sent (compare case-insensitively) */
+	const char *value;
+};
+
+/* A request as the handler sees it. Everything points into the server's per-connection memory and is valid only
+ * during the handler call. All strings are NUL-terminated and never NULL. */
+struct kr_http_request {
+	const char *method;       /* "GET", "HEAD", "POST", "PUT" or "DELETE" (the server answers 501 to others) */
+	const char *path;         /* the URL's path as sent, not percent-decoded, e.g. "/v1/sync" */
+	const char *query;        /* after '?', "" if none */
+	const char *content_type; /* "" if none */
+	const uint8_t *body;      /* body_len bytes (NULL when body_len is 0), followed by a NUL not counted */
+	size_t body_len;
+	const struct kr_http_header *headers;
+	size_t n_headers;
+	/* The peer, from its verified client certificate (CN, OU, serial; see tls.h); "" on a plain listener. */
+	const char *peer_node;
+	const char *peer_facility;
+	const char *peer_serial;
+	const char *peer_addr; /* "127.0.0.1:40312" */
+};
+
+/* The handler's answer. The server sets status 0, no content type, an empty body capped at max_response and no
+ * extra headers before the call; a status left at 0 (or outside 200..599) is sent as 500. */
+struct kr_http_response {
+	int status;
+	char content_type[128]; /* e.g. "application/cbor"; control characters make the server answer 500 */
+	struct kr_buf body;     /* owned by the server; append with kr_buf_append / kr_buf_printf */
+	struct kr_buf headers;  /* extra header lines; add with kr_http_response_header */
+	bool close;             /* close the connection after this response */
+};
+
+typedef void (*kr_http_handler)(void *ctx, const struct kr_http_request *req, struct kr_http_response *resp);
+
+/* The value of the first header called name (case-insensitive), or NULL. */
+const char *kr_http_request_header(const struct kr_http_request *req, const char *name);
+
+/* Adds "name: value" to the response. KR_ERR_INVALID for a name that is not a token or a value with control
+ * characters; KR_ERR_TOO_BIG past 4 KiB of extra headers. On error the response is unchanged. */
+kr_status kr_http_response_header(struct kr_http_response *resp, const char *name, const char *value);
+
+/* Sets status, "text/plain; charset=utf-8" and the body to the formatted text (replacing any body). On error
+ * (the text is over max_response) the body is empty and the status still set. */
+kr_status kr_http_response_text(struct kr_http_response *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Zero (or 0/NULL) fields take the default in brackets. */
+struct kr_httpd_config {
+	const char *host;    /* numeric address to listen on ["127.0.0.1"]; "0.0.0.0" or "::" for all */
+	unsigned short port; /* [0]: the system picks a free port, see kr_httpd_port */
+	const char *ca_crt;  /* TLS: the CA whose certificates clients must present (the only trust anchor) */
+	const char *crt;     /* TLS: the server's certificate and key */
+	const char *key;
+	bool plain;                     /* no TLS, no client certificates: only allowed on a loopback address */
+	unsigned workers;               /* connection threads [8] */
+	unsigned queue_len;             /* accepted connections waiting for a thread [64] */
+	int handshake_timeout_ms;       /* [10000] */
+	int request_timeout_ms;         /* one request, headers and body, from its first byte [10000] */
+	size_t min_body_rate;           /* bytes/s a large body is allowed to take on top of that [65536] */
+	int idle_timeout_ms;            /* wait for the next request on a kept-alive connection [5000] */
+	int write_timeout_ms;           /* a write that makes no progress for this long fails [10000] */
+	size_t max_header_bytes;        /* URL + header names and values [16384] */
+	size_t max_url;                 /* [2048] */
+	size_t max_body;                /* larger bodies get 413 without being read [16 MiB] */
+	size_t max_response;            /* cap of kr_http_response.body [64 MiB] */
+	unsigned max_requests_per_conn; /* [1000] */
+	kr_http_handler handler;        /* required; called from worker threads, several at once */
+	void *handler_ctx;
+};
+
+/* Counters since start, for tests and monitoring. */
+struct kr_httpd_stats {
+	unsigned long long accepted;          /* TCP connections accepted */
+	unsigned long long established;       /* connections that completed the handshake (all, if plain) */
+	unsigned long long handshakes_failed; /* refused or broken handshakes (timeouts included) */
+	unsigned long long requests;          /* handler calls */
+	unsigned long long refused_requests;  /* requests the server answered itself (4xx/5xx) */
+	unsigned long long timeouts;          /* handshake, request or write deadlines that passed */
+	unsigned long long rejected_busy;     /* connections answered 503 or closed because the queue was full */
+};
+
+struct kr_httpd;
+
+/* Loads the TLS files, listens and starts the threads. On error nothing is left running and *out is NULL.
+ * The caller owns *out: kr_httpd_free. cfg is copied (its strings are not needed after the call). */
+kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **out, struct kr_error *err);
+
+/* The port the server listens on (the chosen one if cfg.port was 0). */
+unsigned short kr_httpd_port(const struct kr_httpd *srv);
+
+void kr_httpd_stats(const struct kr_httpd *srv, struct kr_httpd_stats *out);
+
+/* Graceful stop: stops accepting, closes queued connections that no worker has started, lets requests in
+ * progress finish (their responses say "Connection: close"), closes idle connections, and joins all threads.
+ * Blocks for at most about the longest handshake, request or handler time. Not async-signal-safe: call it from
+ * the main loop after a signal handler has set a flag. Calling it again does nothing. */
+void kr_httpd_stop(struct kr_httpd *srv);
+
+/* Stops the server if needed and frees it. NULL is fine. */
+void kr_httpd_free(struct kr_httpd *srv);
+
+#endif
