@@ -1,1 +1,455 @@
-int main(void) { return 0; }
+/* main.c: kiroku-hub's command line: the command table, option parsing, configuration and help. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hub.h"
+
+enum {
+	OPT_FACILITY = 0x100,
+	OPT_SINCE,
+	OPT_KIND,
+	OPT_STATUS,
+	OPT_FROM,
+	OPT_TO,
+	OPT_ALL,
+	OPT_SYSTEM,
+	OPT_FORMAT,
+	OPT_FOR_NODE,
+	OPT_DAYS,
+	OPT_VERSION,
+};
+
+/* Every command option of the hub; a command names the ones it takes. */
+static const struct cmd_option {
+	struct option opt;
+	const char *arg;
+	const char *help;
+} cmd_options[] = {
+    {{"facility", required_argument, NULL, OPT_FACILITY}, "FACILITY", "the facility (1 to 64 of a-z 0-9 . _ -)"},
+    {{"since", required_argument, NULL, OPT_SINCE},
+     "POSITION",
+     "hub position the agents have applied (their 'status' shows it; default 0: everything)"},
+    {{"kind", required_argument, NULL, OPT_KIND}, "KIND", "only records of this kind"},
+    {{"status", required_argument, NULL, OPT_STATUS}, "STATUS", "only records with this status"},
+    {{"from", required_argument, NULL, OPT_FROM},
+     "YYYY-MM-DD",
+     "only records dated on or after this day (needs --kind)"},
+    {{"to", required_argument, NULL, OPT_TO}, "YYYY-MM-DD", "only records dated on or before this day (needs --kind)"},
+    {{"all", no_argument, NULL, OPT_ALL}, NULL, "include deleted records (conflicts: resolved ones)"},
+    {{"system", no_argument, NULL, OPT_SYSTEM}, NULL, "include system records (conflict entries)"},
+    {{"format", required_argument, NULL, OPT_FORMAT}, "table|tsv|json", "output format (default table)"},
+    {{"for-node", required_argument, NULL, OPT_FOR_NODE}, "NODE", "the node the certificate is for"},
+    {{"days", required_argument, NULL, OPT_DAYS}, "DAYS", "validity in days (default 825; negative: already expired, for tests)"},
+};
+
+#define NCMD_OPTIONS (sizeof cmd_options / sizeof cmd_options[0])
+
+static const char *const opts_none[] = {NULL};
+static const char *const opts_import[] = {"facility", NULL};
+static const char *const opts_export[] = {"facility", "since", NULL};
+static const char *const opts_list[] = {"facility", "kind", "status", "from", "to", "all", "system", "format", NULL};
+static const char *const opts_conflicts[] = {"facility", "all", "format", NULL};
+static const char *const opts_cert[] = {"for-node", "facility", "days", NULL};
+static const char *const opts_dump[] = {"facility", NULL};
+
+/* The commands. To add one: a row here and its function (declared in hub.h). */
+static const struct hub_cmd commands[] = {
+    {"init", hub_cmd_init, false, 0, 0, opts_none, "init [--node NODE]", "Create the hub's store.",
+     "Creates the data directory (mode 0700) if needed and a new store, DATA_DIR/hub.db, for the hub's node\n"
+     "(default \"hub\"). Refuses to touch an existing store.",
+     "kiroku-hub init --data-dir /var/lib/kiroku"},
+    {"import-changes", hub_cmd_import, true, 1, 1, opts_import, "import-changes [--facility FACILITY] FILE",
+     "Merge a change-set file an agent exported (kiroku-agent export-changes), e.g. carried on a USB stick.",
+     "The first file of a node the hub does not know yet needs --facility: the operator, not the file, says\n"
+     "which facility the node belongs to. Each change is applied once: importing a file again changes\n"
+     "nothing. A file that skips changes of its node is refused (exit 6) with the change expected.\n"
+     "Conflicting edits are kept as conflict entries (see 'kiroku-hub conflicts').",
+     "kiroku-hub import-changes --facility school-12 /media/usb/school-12-pc1.krcs"},
+    {"export-changes", hub_cmd_export, true, 1, 1, opts_export,
+     "export-changes --facility FACILITY [--since POSITION] FILE",
+     "Write the facility's changes after POSITION to FILE, to carry back to its agents.",
+     "FILE holds the changes of every node of the facility, the hub's own (conflict entries, operator\n"
+     "edits) and the acknowledgements that let agents trim their outboxes. It covers at most 8 MiB or\n"
+     "20,000 changes; the command says the position reached and how to continue. Agents must import the\n"
+     "files in order. FILE is created readable by its owner only.",
+     "kiroku-hub export-changes --facility school-12 --since 0 /media/usb/for-school-12.krcs"},
+    {"list", hub_cmd_list, true, 0, 0, opts_list,
+     "list [--facility F] [--kind KIND] [--status S] [--from DAY] [--to DAY] [--all] [--system] [--format F]",
+     "List the merged records of every facility (or one).", NULL,
+     "kiroku-hub list --facility school-12 --kind incident"},
+    {"show", hub_cmd_show, true, 1, 1, opts_none, "show ID [--lang ja|en]",
+     "Show every field of a record with its label, its version, and the conflicts that name it.", NULL,
+     "kiroku-hub show 01KAB3C4D5E6F7G8H9J0KMNPQR"},
+    {"conflicts", hub_cmd_conflicts, true, 0, 0, opts_conflicts,
+     "conflicts [--facility F] [--all] [--format table|tsv]",
+     "List open conflict entries: concurrent writes to one field, with the value kept and the value lost.",
+     "tsv columns: id facility record field type status winner_value winner_node winner_hlc loser_value\n"
+     "loser_node loser_hlc.",
+     "kiroku-hub conflicts --facility school-12"},
+    {"status", hub_cmd_status, true, 0, 0, opts_none, "status",
+     "Show the hub's node, records, open conflicts and the nodes it knows.", NULL, "kiroku-hub status"},
+    {"serve", hub_cmd_serve, true, 0, 0, opts_none, "serve [--listen HOST:PORT] [--threads N]",
+     "Serve agents over HTTPS with mutual TLS: POST /v1/sync, GET /v1/health, GET /v1/metrics.",
+     "Requires the CA and the hub's certificate (see 'kiroku-hub ca init'). Agents must present a certificate\n"
+     "issued by the hub's CA; its CN names the node and its OU the facility, and a node may write only its\n"
+     "own facility. One log line per request on stderr. SIGTERM or SIGINT finish the requests in flight and\n"
+     "stop; SIGHUP is acknowledged in the log. A listen port of 0 picks a free port, printed on stdout.",
+     "kiroku-hub serve --listen 0.0.0.0:8443"},
+    {"ca init", hub_cmd_ca_init, false, 0, 0, opts_none, "ca init",
+     "Create the hub's certificate authority (P-256) and the hub's own server certificate.",
+     "Writes DATA_DIR/ca.key (mode 0600) and DATA_DIR/ca.crt, then the hub's certificate and key (cert_file,\n"
+     "key_file) named for localhost, 127.0.0.1 and the host of --listen. Prints the CA's SHA-256 fingerprint.\n"
+     "Refuses to overwrite an existing CA.",
+     "kiroku-hub ca init --listen hub.city.example:8443"},
+    {"cert issue", hub_cmd_cert_issue, false, 0, 1, opts_cert,
+     "cert issue --for-node NODE --facility FACILITY [--days N] [DIR]",
+     "Issue a client certificate and key for an agent's node (written to DIR, default the current directory).",
+     "Writes DIR/NODE.crt and DIR/NODE.key (mode 0600). Copy both and the hub's ca.crt to the agent's data\n"
+     "directory as agent.crt, agent.key and hub-ca.crt (or point cert_file, key_file and ca_file at them).",
+     "kiroku-hub cert issue --for-node school-12-pc1 --facility school-12 /tmp/certs"},
+    {"dump", hub_cmd_dump, true, 0, 0, opts_dump, "dump [--facility F]",
+     "Print a canonical dump of the merged records (every field with its value and version), for comparing replicas.",
+     NULL, "kiroku-hub dump --facility school-12"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int hub_fail(const struct kr_error *err)
+{
+	fprintf(stderr, HUB_PROG ": %s\n", err->msg);
+	return kr_exit_code(err->code);
+}
+
+int hub_usage(const struct hub *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, HUB_PROG ": ");
+	if (h->cmd)
+		fprintf(stderr, "%s: ", h->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (h->cmd)
+		fprintf(stderr, "\nUsage: " HUB_PROG " %s\nSee '" HUB_PROG " help %s'.\n", h->cmd->usage, h->cmd->name);
+	else
+		fprintf(stderr, "\nSee '" HUB_PROG " --help'.\n");
+	return KR_EXIT_USAGE;
+}
+
+/* The command whose one or two words start argv; *words gets how many it took. */
+static const struct hub_cmd *find_command(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *name = commands[i].name, *space = strchr(name, ' ');
+		if (!space && strcmp(name, argv[0]) == 0) {
+			*words = 1;
+			return &commands[i];
+		}
+		if (space && argc > 1 && strncmp(name, argv[0], (size_t)(space - name)) == 0 &&
+		    argv[0][space - name] == 0 && strcmp(space + 1, argv[1]) == 0) {
+			*words = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static const struct cmd_option *find_option(const char *name)
+{
+	for (size_t i = 0; i < NCMD_OPTIONS; i++)
+		if (strcmp(cmd_options[i].opt.name, name) == 0)
+			return &cmd_options[i];
+	return NULL;
+}
+
+static void print_exit_codes(FILE *out)
+{
+	fputs("Exit codes:\n"
+	      "  0  success\n"
+	      "  1  usage or configuration error\n"
+	      "  2  invalid input (unknown kind or field, bad value, damaged change-set file)\n"
+	      "  3  store or system problem (not a kiroku store, too new, damaged, disk full)\n"
+	      "  4  refused (another facility, an unknown node without --facility, an existing store)\n"
+	      "  5  network problem\n"
+	      "  6  sequence gap (a node's changes imported out of order)\n",
+	      out);
+}
+
+static void print_common_options(FILE *out)
+{
+	size_t n;
+	const struct kr_config_option *o = kr_config_options(&n);
+
+	fputs("Options of every command (each is also a key of [hub] in the configuration file):\n"
+	      "  --config FILE             configuration file (default /etc/kiroku/hub.conf, or $KIROKU_CONFIG)\n",
+	      out);
+	for (size_t i = 0; i < n; i++) {
+		char flag[64];
+		const char *def = kr_config_default(&o[i], KR_PROG_HUB);
+		if (!(o[i].programs & KR_PROG_HUB))
+			continue;
+		snprintf(flag, sizeof flag, "--%s %s", o[i].flag, o[i].arg);
+		fprintf(out, "  %-25s %s", flag, o[i].help);
+		if (*def)
+			fprintf(out, " (default %s%s)", o[i].under_data_dir ? "DATA_DIR/" : "", def);
+		fputc('\n', out);
+	}
+	fputs("  -h, --help                show help\n", out);
+}
+
+static void print_main_help(FILE *out)
+{
+	fprintf(out,
+	        HUB_PROG
+	        " %s: the city hall's hub of kiroku: merges the records of every facility, keeps the\n"
+	        "conflicts for the operator, and exchanges changes with the agents over the network or as files.\n\n"
+	        "Usage: " HUB_PROG " [OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]\n\nCommands:\n",
+	        KR_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-16s %s\n\n", "help [COMMAND]", "Show help for a command.");
+	print_common_options(out);
+	fputs("  --version                 print the version\n\n", out);
+	print_exit_codes(out);
+	fputs("\nMessages go to stderr; results to stdout. Text is UTF-8.\n", out);
+}
+
+static void print_command_help(const struct hub_cmd *c, FILE *out)
+{
+	fprintf(out, "Usage: " HUB_PROG " %s\n\n%s\n", c->usage, c->summary);
+	if (c->details)
+		fprintf(out, "\n%s\n", c->details);
+	if (c->opts[0]) {
+		fputs("\nOptions:\n", out);
+		for (const char *const *name = c->opts; *name; name++) {
+			const struct cmd_option *o = find_option(*name);
+			char flag[64];
+			snprintf(flag, sizeof flag, "--%s%s%s", o->opt.name, o->arg ? " " : "", o->arg ? o->arg : "");
+			fprintf(out, "  %-25s %s\n", flag, o->help);
+		}
+	}
+	fprintf(out, "\nExample:\n  %s\n\n", c->example);
+	fputs("The options of every command (--config FILE, --data-dir DIR, --lang ja|en, ...) are listed by\n"
+	      "'" HUB_PROG " --help'.\n\n",
+	      out);
+	print_exit_codes(out);
+}
+
+/* The getopt table of command c (or of the program itself when c is NULL). NULL when out of memory. */
+static struct option *command_options(const struct hub_cmd *c)
+{
+	struct option own[NCMD_OPTIONS + 2];
+	size_t n = 0;
+
+	for (const char *const *name = c ? c->opts : opts_none; *name; name++)
+		own[n++] = find_option(*name)->opt;
+	if (!c)
+		own[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	own[n] = (struct option){NULL, 0, NULL, 0};
+	return kr_config_getopt(KR_PROG_HUB, own);
+}
+
+enum parse_result { PARSE_OK, PARSE_HELP, PARSE_VERSION, PARSE_ERROR };
+
+/* Parses options of argv (argv[0] being the program or the command); with c NULL, stops at the first
+ * operand (the command). */
+static enum parse_result parse_options(struct hub *h, const struct hub_cmd *c, int argc, char **argv,
+                                       const char **config_path, int *next)
+{
+	struct option *longopts = command_options(c);
+	enum parse_result r = PARSE_OK;
+	struct kr_error err;
+	int ch;
+
+	if (!longopts) {
+		fprintf(stderr, HUB_PROG ": out of memory\n");
+		return PARSE_ERROR;
+	}
+	opterr = 0;
+	optind = 0;
+	while (r == PARSE_OK && (ch = getopt_long(argc, argv, c ? ":h" : "+:hV", longopts, NULL)) != -1) {
+		if (kr_config_is_flag(ch)) {
+			if (kr_config_take_flag(&h->cfg, ch, optarg, &err)) {
+				hub_fail(&err);
+				r = PARSE_ERROR;
+			}
+			continue;
+		}
+		switch (ch) {
+		case 'h':
+			r = PARSE_HELP;
+			break;
+		case 'V':
+		case OPT_VERSION:
+			r = PARSE_VERSION;
+			break;
+		case KR_CONFIG_OPT_FILE:
+			*config_path = optarg;
+			break;
+		case OPT_FACILITY:
+			h->facility = optarg;
+			break;
+		case OPT_SINCE:
+			h->since = optarg;
+			break;
+		case OPT_KIND:
+			h->kind = optarg;
+			break;
+		case OPT_STATUS:
+			h->status = optarg;
+			break;
+		case OPT_FROM:
+			h->from = optarg;
+			break;
+		case OPT_TO:
+			h->to = optarg;
+			break;
+		case OPT_ALL:
+			h->all = true;
+			break;
+		case OPT_SYSTEM:
+			h->system = true;
+			break;
+		case OPT_FOR_NODE:
+			h->node_opt = optarg;
+			break;
+		case OPT_DAYS:
+			h->days = optarg;
+			break;
+		case OPT_FORMAT:
+			h->format = optarg;
+			break;
+		case ':':
+			hub_usage(h, "%s needs a value", argv[optind - 1]);
+			r = PARSE_ERROR;
+			break;
+		default:
+			if (optopt)
+				hub_usage(h, "unknown option -%c", optopt);
+			else
+				hub_usage(h, "unknown option %s", argv[optind - 1]);
+			r = PARSE_ERROR;
+		}
+	}
+	*next = optind;
+	free(longopts);
+	return r;
+}
+
+static int load_config(struct hub *h, const char *config_path)
+{
+	struct kr_error err;
+	bool explicit_path;
+	const char *path = kr_config_path(KR_PROG_HUB, config_path, &explicit_path);
+
+	if (kr_config_load(&h->cfg, path, explicit_path, &err) || kr_config_finish(&h->cfg, &err))
+		return hub_fail(&err);
+	return 0;
+}
+
+static int open_store(struct hub *h)
+{
+	const char *path = h->cfg.store_path;
+	struct kr_error err;
+	struct stat sb;
+
+	if (stat(path, &sb) != 0 && errno == ENOENT) {
+		fprintf(stderr,
+		        HUB_PROG ": no store at %s: create it with '" HUB_PROG
+		                 " init' (or give --data-dir DIR if it is "
+		                 "elsewhere)\n",
+		        path);
+		return KR_EXIT_STORE;
+	}
+	if (kr_store_open(path, &h->st, &err))
+		return hub_fail(&err);
+	if (kr_store_role(h->st) != KR_ROLE_HUB) {
+		fprintf(stderr, HUB_PROG ": %s is an agent's store, not the hub's: use kiroku-agent with it\n", path);
+		return KR_EXIT_STORE;
+	}
+	return 0;
+}
+
+static int run(struct hub *h, int argc, char **argv)
+{
+	const char *config_path = NULL;
+	const struct hub_cmd *c;
+	enum parse_result r;
+	struct kr_error err;
+	int next, words, rc;
+
+	if (kr_config_init(&h->cfg, KR_PROG_HUB, &err))
+		return hub_fail(&err);
+	r = parse_options(h, NULL, argc, argv, &config_path, &next);
+	if (r == PARSE_ERROR)
+		return KR_EXIT_USAGE;
+	if (r == PARSE_VERSION) {
+		printf(HUB_PROG " %s\n", KR_VERSION);
+		return 0;
+	}
+	if (r == PARSE_HELP) {
+		print_main_help(stdout);
+		return 0;
+	}
+	if (next >= argc) {
+		print_main_help(stderr);
+		return KR_EXIT_USAGE;
+	}
+	if (strcmp(argv[next], "help") == 0) {
+		if (next + 1 >= argc) {
+			print_main_help(stdout);
+			return 0;
+		}
+		if (!(c = find_command(argc - next - 1, argv + next + 1, &words)))
+			return hub_usage(h, "no command \"%s\"", argv[next + 1]);
+		print_command_help(c, stdout);
+		return 0;
+	}
+	if (!(c = find_command(argc - next, argv + next, &words)))
+		return hub_usage(h, "no command \"%s\"", argv[next]);
+	h->cmd = c;
+	argc -= next + words - 1;
+	argv += next + words - 1;
+	r = parse_options(h, c, argc, argv, &config_path, &next);
+	if (r == PARSE_ERROR)
+		return KR_EXIT_USAGE;
+	if (r == PARSE_HELP) {
+		print_command_help(c, stdout);
+		return 0;
+	}
+	if (r == PARSE_VERSION)
+		return hub_usage(h, "--version is an option of " HUB_PROG " itself");
+	h->args = argv + next;
+	h->nargs = argc - next;
+	if (h->nargs < c->min_args)
+		return hub_usage(h, "missing %s", c->min_args - h->nargs > 1 ? "arguments" : "an argument");
+	if (h->nargs > c->max_args)
+		return hub_usage(h, "unexpected argument \"%s\"", h->args[c->max_args]);
+	if ((rc = load_config(h, config_path)))
+		return rc;
+	if (c->needs_store && (rc = open_store(h)))
+		return rc;
+	return c->run(h);
+}
+
+int main(int argc, char **argv)
+{
+	struct hub h;
+	int rc;
+
+	memset(&h, 0, sizeof h);
+	rc = run(&h, argc, argv);
+	kr_store_close(h.st);
+	kr_config_release(&h.cfg);
+	if (fflush(stdout) != 0 && rc == 0) {
+		fprintf(stderr, HUB_PROG ": writing the output failed: %s\n", strerror(errno));
+		rc = KR_EXIT_STORE;
+	}
+	return rc;
+}

@@ -320,11 +320,13 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 		return s;
 	if (node.revoked)
 		return kr_fail(err, KR_ERR_FORBIDDEN, "node \"%s\" has been revoked", cs->sender);
+	/* The facility comes from the certificate or the operator, or from what the hub already knows of
+	 * the node: never from the payload. */
+	if (!facility && node.known)
+		facility = node.facility;
 	if (!facility)
-		facility = node.known ? node.facility : cs->facility;
-	if (!facility)
-		return kr_fail(err, KR_ERR_FORBIDDEN, "node \"%s\" is not known to this hub: name its facility",
-			       cs->sender);
+		return kr_fail(err, KR_ERR_FORBIDDEN,
+			       "node \"%s\" is not known to this hub: the operator must name its facility", cs->sender);
 	if (node.known && strcmp(node.facility, facility) != 0)
 		return kr_fail(err, KR_ERR_FORBIDDEN, "node \"%s\" belongs to facility \"%s\", not \"%s\"", cs->sender,
 			       node.facility, facility);
@@ -466,6 +468,9 @@ static kr_status agent_merge(struct kr_store *st, const struct kr_changeset *cs,
 			       ": import the earlier export first, or export from the hub with --since %" PRIu64,
 			       cs->from, cursor, cursor);
 	}
+	if (cs->facility && strcmp(cs->facility, st->facility) != 0)
+		return kr_fail(err, KR_ERR_FORBIDDEN, "these changes are for facility \"%s\", not this agent's \"%s\"",
+			       cs->facility, st->facility);
 	for (size_t i = 0; i < cs->nchanges; i++)
 		if (strcmp(cs->changes[i].facility, st->facility) != 0)
 			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu is for facility \"%s\", not this agent's \"%s\"", i,

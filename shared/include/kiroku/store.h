@@ -152,8 +152,8 @@ kr_status kr_merge(struct kr_store *st, const struct kr_changeset *cs, const str
 /* ---- The exchange ---- */
 
 /* Agent: the next change-set to send: the oldest outbox changes up to lim (count and bytes), with
- * since = the agent's cursor and the acks it knows. *nchanges 0: the outbox is empty. out gets the
- * encoding appended. Reads only. */
+ * since = the agent's cursor. *nchanges 0: the outbox is empty (the set still carries since, so the hub
+ * can answer with its changes). out gets the encoding appended. Reads only. */
 kr_status kr_outbox_batch(struct kr_store *st, const struct kr_limits *lim, struct kr_buf *out, size_t *nchanges,
 			  struct kr_error *err);
 /* Agent: the hub has committed own changes 1..acked: drop them from the outbox. */

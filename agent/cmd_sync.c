@@ -1,0 +1,185 @@
+/* cmd_sync.c: kiroku-agent sync (once) and run (the daemon: sync on an interval, soon after new local
+ * records, and with exponential back-off plus jitter after failures). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "kiroku/client.h"
+#include "kiroku/sync.h"
+
+static volatile sig_atomic_t stop_requested;
+static void on_stop(int sig) { (void)sig; stop_requested = 1; }
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_start(ap, fmt);
+	fprintf(stderr, "%s %s: ", stamp, AGENT_PROG);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static kr_status make_client(struct agent *a, struct kr_client **out, struct kr_error *err)
+{
+	struct kr_client_config cc = {
+		.base_url = kr_config_get(&a->cfg, "hub_url"),
+		.ca_file = kr_config_get(&a->cfg, "ca_file"),
+		.cert_file = kr_config_get(&a->cfg, "cert_file"),
+		.key_file = kr_config_get(&a->cfg, "key_file"),
+		.connect_timeout_ms = 10000,
+		.timeout_ms = kr_config_get_int(&a->cfg, "timeout") * 1000,
+	};
+	return kr_client_new(&cc, out, err);
+}
+
+/* A progress bar on a terminal when the backlog is large. */
+struct progress {
+	bool tty;
+	uint64_t total;
+};
+
+static void show_progress(void *ctx, const struct kr_sync_progress *p)
+{
+	struct progress *pr = ctx;
+	if (!pr->tty || pr->total < 2000)
+		return;
+	uint64_t done = pr->total > p->outbox_left ? pr->total - p->outbox_left : 0;
+	int width = 40, fill = pr->total ? (int)(done * 40 / pr->total) : width;
+	fprintf(stderr, "\r[%.*s%*s] %" PRIu64 "/%" PRIu64 " sent, %" PRIu64 " received", fill,
+		"########################################", width - fill, "", done, pr->total, p->received);
+	fflush(stderr);
+}
+
+static kr_status sync_once(struct agent *a, struct kr_client *c, struct kr_sync_result *res, struct kr_error *err)
+{
+	struct kr_store_status s;
+	struct progress pr = {.tty = isatty(STDERR_FILENO) != 0};
+	kr_status st;
+
+	if (!kr_store_status(a->st, &s, err))
+		pr.total = s.outbox_changes;
+	st = kr_sync_run(a->st, c, 0, show_progress, &pr, res, err);
+	if (pr.tty && pr.total >= 2000)
+		fputc('\n', stderr);
+	return st;
+}
+
+int agent_cmd_sync(struct agent *a)
+{
+	struct kr_client *c = NULL;
+	struct kr_sync_result res;
+	struct kr_error err = {0};
+	kr_status s;
+
+	if ((s = make_client(a, &c, &err)))
+		return agent_fail(&err);
+	s = sync_once(a, c, &res, &err);
+	kr_client_free(c);
+	if (s) {
+		if (res.sent)
+			fprintf(stderr, "%s: %" PRIu64 " changes were acknowledged before the failure\n", AGENT_PROG, res.sent);
+		return agent_fail(&err);
+	}
+	printf("synced with %s: sent %" PRIu64 ", received %" PRIu64 " in %u round trips; outbox %s\n",
+	       kr_config_get(&a->cfg, "hub_url"), res.sent, res.received, res.round_trips,
+	       res.outbox_left ? "not empty" : "empty");
+	return KR_EXIT_OK;
+}
+
+static double jitter(void)
+{
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != sizeof r)
+		r = (uint32_t)time(NULL);
+	return 0.8 + 0.4 * ((double)r / 4294967295.0); /* x0.8 .. x1.2 */
+}
+
+static void sleep_until(double deadline_s, uint64_t *seen_seq, struct agent *a, bool *woken)
+{
+	/* Sleep in short steps: stop quickly on SIGTERM and wake soon after a new local record. */
+	*woken = false;
+	while (!stop_requested) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 >= deadline_s)
+			return;
+		struct timespec step = {0, 250 * 1000000L};
+		nanosleep(&step, NULL);
+		uint64_t seq = kr_store_meta_u64(a->st, "last_seq");
+		if (seq != *seen_seq) {
+			*seen_seq = seq;
+			*woken = true;
+			step.tv_sec = 2; /* let a burst of records finish */
+			step.tv_nsec = 0;
+			nanosleep(&step, NULL);
+			return;
+		}
+	}
+}
+
+int agent_cmd_run(struct agent *a)
+{
+	struct kr_client *c = NULL;
+	struct kr_error err = {0};
+	struct sigaction sa = {0};
+	long long interval = kr_config_get_int(&a->cfg, "sync_interval");
+	double backoff = 0;
+	unsigned failures = 0;
+	uint64_t seen_seq = kr_store_meta_u64(a->st, "last_seq");
+
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (make_client(a, &c, &err))
+		return agent_fail(&err);
+	log_line("started: node %s of facility %s, hub %s, every %llds", kr_store_node(a->st), kr_store_facility(a->st),
+		 kr_config_get(&a->cfg, "hub_url"), interval);
+	while (!stop_requested) {
+		struct kr_sync_result res;
+		struct timespec now;
+		double wait;
+		bool woken;
+
+		memset(&err, 0, sizeof err);
+		if (sync_once(a, c, &res, &err) == KR_OK) {
+			if (failures)
+				log_line("hub reachable again after %u failed attempts", failures);
+			log_line("sync ok: sent %" PRIu64 ", received %" PRIu64 ", %u round trips", res.sent, res.received,
+				 res.round_trips);
+			failures = 0;
+			backoff = 0;
+			wait = (double)interval;
+		} else {
+			failures++;
+			backoff = backoff ? backoff * 2 : 5;
+			if (backoff > (double)interval)
+				backoff = (double)interval;
+			wait = backoff * jitter();
+			log_line("sync failed (attempt %u, next in %.0fs): %s", failures, wait, err.msg);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		/* New local records cut the wait short: they go to the hub soon after they are made. */
+		sleep_until((double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait, &seen_seq, a, &woken);
+		if (woken)
+			log_line("new local records: syncing now");
+	}
+	log_line("stopping");
+	kr_client_free(c);
+	return KR_EXIT_OK;
+}

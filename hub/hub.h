@@ -1,0 +1,67 @@
+/* hub.h: what the files of kiroku-hub share: the parsed command line and the command functions.
+ *
+ * main.c holds the command table: a command is one row (name, function, whether it needs the store,
+ * operands, options, help) and one function returning the process exit code (print.h, enum kr_exit).
+ * A name may be two words ("ca init"). A command prints its own message on failure.
+ */
+#ifndef KR_HUB_H
+#define KR_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiroku/config.h"
+#include "kiroku/error.h"
+#include "kiroku/print.h"
+#include "kiroku/store.h"
+
+#define HUB_PROG "kiroku-hub"
+
+struct hub {
+	const struct hub_cmd *cmd;
+	struct kr_config cfg;
+	struct kr_store *st; /* open when cmd->needs_store */
+	/* command options */
+	const char *facility, *since, *kind, *status, *from, *to, *format;
+	const char *node_opt, *days; /* cert issue */
+	bool all, system;
+	/* operands */
+	char **args;
+	int nargs;
+};
+
+struct hub_cmd {
+	const char *name; /* one or two words */
+	int (*run)(struct hub *h);
+	bool needs_store;
+	int min_args, max_args;
+	const char *const *opts; /* names of the command's own options, NULL-terminated */
+	const char *usage;       /* after "kiroku-hub " */
+	const char *summary;
+	const char *details;
+	const char *example;
+};
+
+/* Prints "kiroku-hub: MESSAGE" on stderr and returns the exit code for err's status. */
+int hub_fail(const struct kr_error *err);
+/* Prints a usage error for the running command with a pointer to its help; returns KR_EXIT_USAGE. */
+int hub_usage(const struct hub *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cmd_exchange.c: the store and the exchange by file. */
+int hub_cmd_init(struct hub *h);
+int hub_cmd_import(struct hub *h);
+int hub_cmd_export(struct hub *h);
+
+/* cmd_records.c: reading the merged records. */
+int hub_cmd_list(struct hub *h);
+int hub_cmd_show(struct hub *h);
+int hub_cmd_conflicts(struct hub *h);
+int hub_cmd_status(struct hub *h);
+int hub_cmd_dump(struct hub *h);
+
+/* cmd_serve.c: the HTTPS listener and the certificates. */
+int hub_cmd_serve(struct hub *h);
+int hub_cmd_ca_init(struct hub *h);
+int hub_cmd_cert_issue(struct hub *h);
+
+#endif
