@@ -95,7 +95,7 @@ int agent_cmd_sync(struct agent *a)
 			fprintf(stderr, "%s: %" PRIu64 " changes were acknowledged before the failure\n", AGENT_PROG, res.sent);
 		return agent_fail(&err);
 	}
-	printf("synced with %s: sent %" PRIu64 ", received %" PRIu64 " in %u round trips; outbox %s\n",
+	printf("synced with %s: sent %" PRIu64 ", received %" PRIu64 " (%u requests); outbox %s\n",
 	       kr_config_get(&a->cfg, "hub_url"), res.sent, res.received, res.round_trips,
 	       res.outbox_left ? "not empty" : "empty");
 	return KR_EXIT_OK;
@@ -160,7 +160,7 @@ int agent_cmd_run(struct agent *a)
 		if (sync_once(a, c, &res, &err) == KR_OK) {
 			if (failures)
 				log_line("hub reachable again after %u failed attempts", failures);
-			log_line("sync ok: sent %" PRIu64 ", received %" PRIu64 ", %u round trips", res.sent, res.received,
+			log_line("sync ok: sent %" PRIu64 ", received %" PRIu64 " (%u requests)", res.sent, res.received,
 				 res.round_trips);
 			failures = 0;
 			backoff = 0;

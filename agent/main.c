@@ -103,9 +103,10 @@ static const struct agent_cmd commands[] = {
      "loses nothing: run it again. Exit 5 when the hub cannot be reached; the records stay safe here.",
      "kiroku-agent sync"},
     {"run", agent_cmd_run, true, 0, 0, opts_none, "run [--sync-interval SECONDS]",
-     "Run as a daemon: sync every sync_interval seconds, soon after new local records, and retry with\n"
-     "exponential back-off and jitter while the hub is away.",
-     "Logs one line per outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs.",
+     "Run as a daemon: sync on an interval, soon after new records, with back-off while the hub is away.",
+     "Syncs every sync_interval seconds, a couple of seconds after new local records, and after a failure\n"
+     "retries with exponential back-off (5 s doubling up to sync_interval) and jitter. Logs one line per\n"
+     "outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs.",
      "kiroku-agent run --config /etc/kiroku/agent.conf"},
     {"dump", agent_cmd_dump, true, 0, 0, opts_none, "dump",
      "Print a canonical dump of this agent's records (every field with its value and version), for comparing "

@@ -131,7 +131,6 @@ kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned ma
 		}
 		s = kr_merge(st, &cs, NULL, &mr, err);
 		bool more = cs.more;
-		size_t got = cs.nchanges;
 		kr_changeset_release(&cs);
 		if (s) {
 			kr_error_prefix(err, "applying the hub's answer");
@@ -146,8 +145,8 @@ kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned ma
 						     .round_trips = res->round_trips};
 			progress(progress_ctx, &p);
 		}
-		/* Done when nothing went up and nothing more is waiting to come down. */
-		if (n == 0 && !more && got == 0)
+		/* Done when the outbox is empty (all of it acknowledged) and nothing more waits to come down. */
+		if (res->outbox_left == 0 && !more)
 			break;
 		uint64_t acked_now = kr_store_meta_u64(st, "acked");
 		if (n > 0 && acked_now == acked_round) {
