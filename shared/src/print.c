@@ -373,11 +373,18 @@ struct list_ctx {
 
 #define COL_ID          26
 #define COL_KIND        16
-#define COL_FACILITY    12
+#define COL_FACILITY    16
 #define COL_DATE        16
 #define COL_STATUS      12
 #define COL_CATEGORY    14
 #define COL_DESCRIPTION 40
+
+/* A table cell of width columns, cut with an ellipsis if longer, then the two spaces between columns. */
+static kr_status col(struct kr_buf *b, const char *text, size_t width)
+{
+	kr_status st = kr_print_cell(b, text, width, true);
+	return st ? st : kr_buf_append(b, "  ", 2);
+}
 
 static kr_status emit(struct list_ctx *lc, struct kr_error *err)
 {
@@ -392,17 +399,17 @@ static kr_status table_header(struct list_ctx *lc, struct kr_error *err)
 	kr_status st;
 
 	b->len = 0;
-	st = kr_print_cell(b, word(W_ID, lc->lang), COL_ID + 2, true);
+	st = col(b, word(W_ID, lc->lang), COL_ID);
 	if (!st)
-		st = kr_print_cell(b, word(W_KIND, lc->lang), COL_KIND + 2, true);
+		st = col(b, word(W_KIND, lc->lang), COL_KIND);
 	if (!st && lc->with_facility)
-		st = kr_print_cell(b, word(W_FACILITY, lc->lang), COL_FACILITY + 2, true);
+		st = col(b, word(W_FACILITY, lc->lang), COL_FACILITY);
 	if (!st)
-		st = kr_print_cell(b, word(W_DATE, lc->lang), COL_DATE + 2, true);
+		st = col(b, word(W_DATE, lc->lang), COL_DATE);
 	if (!st)
-		st = kr_print_cell(b, word(W_STATUS, lc->lang), COL_STATUS + 2, true);
+		st = col(b, word(W_STATUS, lc->lang), COL_STATUS);
 	if (!st)
-		st = kr_print_cell(b, word(W_CATEGORY, lc->lang), COL_CATEGORY + 2, true);
+		st = col(b, word(W_CATEGORY, lc->lang), COL_CATEGORY);
 	if (!st)
 		st = kr_buf_printf(b, "%s\n", word(W_DESCRIPTION, lc->lang));
 	if (st)
@@ -431,25 +438,25 @@ static kr_status table_row(struct list_ctx *lc, const struct kr_record *rec, con
 
 	kr_ulid_format(&rec->id, id);
 	b->len = 0;
-	st = kr_print_cell(b, id, COL_ID + 2, true);
+	st = col(b, id, COL_ID);
 	if (!st)
-		st = kr_print_cell(b, rec->kind, COL_KIND + 2, true);
+		st = col(b, rec->kind, COL_KIND);
 	if (!st && lc->with_facility)
-		st = kr_print_cell(b, rec->facility, COL_FACILITY + 2, true);
+		st = col(b, rec->facility, COL_FACILITY);
 	if (!st)
-		st = kr_print_cell(b, sm->date, COL_DATE + 2, true);
+		st = col(b, sm->date, COL_DATE);
 	c->len = 0;
 	if (!st && rec->deleted)
 		st = kr_buf_printf(c, "%s", word(W_DELETED, lc->lang));
 	else if (!st)
 		st = enum_cell(lc, sm->status_def, sm->status, sm->status_default, c);
 	if (!st && !(st = kr_buf_terminate(c)))
-		st = kr_print_cell(b, (const char *)c->data, COL_STATUS + 2, true);
+		st = col(b, (const char *)c->data, COL_STATUS);
 	c->len = 0;
 	if (!st)
 		st = enum_cell(lc, sm->category_def, sm->category, NULL, c);
 	if (!st && !(st = kr_buf_terminate(c)))
-		st = kr_print_cell(b, (const char *)c->data, COL_CATEGORY + 2, true);
+		st = col(b, (const char *)c->data, COL_CATEGORY);
 	if (!st)
 		st = kr_print_cell(b, sm->description, COL_DESCRIPTION, false);
 	if (!st)

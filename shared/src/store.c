@@ -348,7 +348,6 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 		return s;
 	}
 	if ((s = exec(st, "PRAGMA journal_mode = WAL", err)) || (s = exec(st, "PRAGMA synchronous = FULL", err)) ||
-	    (s = exec(st, "PRAGMA cache_size = -16384", err)) ||
 	    (is_new && (s = exec(st, "PRAGMA application_id = 1263686219", err))) || (s = migrate(st, version, err)) ||
 	    (s = prepare_all(st, err)) || (s = load_catalogue(st, err))) {
 		kr_error_prefix(err, "opening %s", path);

@@ -4,7 +4,9 @@
  * and the hub's conflicts are exactly those an independent model of the rules predicts from the order in
  * which the hub received the changes.
  *
- * KIROKU_PROPERTY_SEED=N fixes the seed (CI uses a fixed one); KIROKU_PROPERTY_ITERATIONS=N runs more.
+ * KIROKU_PROPERTY_SEED=N fixes the seed (CI uses a fixed one; "random" picks one and prints it);
+ * KIROKU_PROPERTY_ITERATIONS=N runs more, e.g.
+ *   KIROKU_PROPERTY_SEED=random KIROKU_PROPERTY_ITERATIONS=5000 build/tests/test_convergence
  * The seed of a failing iteration is printed.
  */
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -587,6 +590,10 @@ static void test_convergence(void **state)
 {
 	const char *seed_env = getenv("KIROKU_PROPERTY_SEED"), *iter_env = getenv("KIROKU_PROPERTY_ITERATIONS");
 	unsigned long long seed = seed_env ? strtoull(seed_env, NULL, 10) : 20261122ULL;
+	if (seed_env && strcmp(seed_env, "random") == 0) {
+		seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+		printf("convergence: random seed %llu\n", seed);
+	}
 	long iterations = iter_env ? strtol(iter_env, NULL, 10) : 12;
 	size_t conflicts = 0;
 	(void)state;
