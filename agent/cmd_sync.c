@@ -146,7 +146,7 @@ int agent_cmd_run(struct agent *a)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (make_client(a, &c, &err))
+	if (kr_store_check(a->st, &err) || make_client(a, &c, &err))
 		return agent_fail(&err);
 	log_line("started: node %s of facility %s, hub %s, every %llds", kr_store_node(a->st), kr_store_facility(a->st),
 		 kr_config_get(&a->cfg, "hub_url"), interval);

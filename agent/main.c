@@ -108,6 +108,12 @@ static const struct agent_cmd commands[] = {
      "retries with exponential back-off (5 s doubling up to sync_interval) and jitter. Logs one line per\n"
      "outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs.",
      "kiroku-agent run --config /etc/kiroku/agent.conf"},
+    {"backup", agent_cmd_backup, true, 1, 1, opts_none, "backup FILE",
+     "Write a consistent copy of this agent's store to FILE, and verify it.",
+     "Uses SQLite's online backup (the daemon may keep running), then PRAGMA integrity_check on the copy.\n"
+     "FILE must not exist; it is created readable by its owner only. To restore: stop the daemon, replace\n"
+     "DATA_DIR/agent.db (and remove agent.db-wal and agent.db-shm) with the copy, start it again.",
+     "kiroku-agent backup /media/usb/agent-backup.db"},
     {"dump", agent_cmd_dump, true, 0, 0, opts_none, "dump",
      "Print a canonical dump of this agent's records (every field with its value and version), for comparing "
      "replicas.",

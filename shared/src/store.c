@@ -426,3 +426,85 @@ const char *kr_store_node(const struct kr_store *st) { return st->node; }
 const char *kr_store_facility(const struct kr_store *st) { return st->facility; }
 const struct kr_catalogue *kr_store_catalogue(const struct kr_store *st) { return st->cat; }
 sqlite3 *kr_store_db(struct kr_store *st) { return st->db; }
+
+kr_status kr_store_check(struct kr_store *st, struct kr_error *err)
+{
+	sqlite3_stmt *q;
+	kr_status s = KR_OK;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return kr_store_fail(st, err, rc, "checking the store");
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		if (!v || strcmp(v, "ok") != 0)
+			s = kr_fail(err, KR_ERR_STORE,
+				    "%s is damaged (SQLite quick_check: %s); stop using it, keep a copy, and restore the "
+				    "latest backup (see 'backup')",
+				    st->path, v ? v : "no answer");
+	} else {
+		s = kr_store_fail(st, err, rc, "checking the store");
+		kr_error_prefix(err, "%s is damaged or unreadable; restore the latest backup", st->path);
+	}
+	sqlite3_finalize(q);
+	return s;
+}
+
+kr_status kr_store_backup(struct kr_store *st, const char *path, struct kr_error *err)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	struct stat sb;
+	kr_status s = KR_OK;
+	int rc, fd;
+
+	if (stat(path, &sb) == 0)
+		return kr_fail(err, KR_ERR_IO, "%s already exists; choose a new file for the backup", path);
+	/* Create the file first so that it is private from the start. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kr_fail(err, KR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+	close(fd);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		s = kr_fail(err, KR_ERR_IO, "cannot open %s: %s", path, sqlite3_errstr(rc));
+		goto out;
+	}
+	b = sqlite3_backup_init(dst, "main", st->db, "main");
+	if (!b) {
+		s = kr_fail(err, KR_ERR_IO, "cannot start the backup to %s: %s", path, sqlite3_errmsg(dst));
+		goto out;
+	}
+	/* In steps, so that writers of the live store wait at most one step. */
+	do {
+		rc = sqlite3_backup_step(b, 256);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(20);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		s = kr_fail(err, KR_ERR_IO, "backing up to %s failed: SQLite %d (%s)", path, rc, sqlite3_errstr(rc));
+		goto out;
+	}
+	{
+		sqlite3_stmt *q;
+		rc = sqlite3_prepare_v2(dst, "PRAGMA integrity_check", -1, &q, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+			const char *v = (const char *)sqlite3_column_text(q, 0);
+			if (!v || strcmp(v, "ok") != 0)
+				s = kr_fail(err, KR_ERR_STORE, "the backup %s failed its integrity check: %s", path,
+					    v ? v : "no answer");
+		} else {
+			s = kr_fail(err, KR_ERR_STORE, "cannot check the backup %s: %s", path, sqlite3_errmsg(dst));
+		}
+		if (rc == SQLITE_OK)
+			sqlite3_finalize(q);
+	}
+out:
+	if (dst)
+		sqlite3_close(dst);
+	if (s)
+		unlink_store(path);
+	return s;
+}

@@ -178,6 +178,16 @@ struct kr_store_status {
 };
 kr_status kr_store_status(struct kr_store *st, struct kr_store_status *s, struct kr_error *err);
 
+/* Checks the store's structure (PRAGMA quick_check). KR_ERR_STORE with what SQLite found and what to do
+ * (restore a backup) when it is damaged. Reads the whole file: call it at the start of a long-running
+ * process, not on every command. */
+kr_status kr_store_check(struct kr_store *st, struct kr_error *err);
+
+/* Writes a consistent copy of the store to path (which must not exist) with SQLite's online backup, while
+ * other connections go on writing, then verifies the copy with PRAGMA integrity_check. The copy is mode
+ * 0600. On error no file is left at path. */
+kr_status kr_store_backup(struct kr_store *st, const char *path, struct kr_error *err);
+
 /* A canonical text dump of the records of facility (NULL: all), for comparing replicas: one line per
  * record and field, sorted, with values and versions. Appended to out. */
 kr_status kr_store_dump(struct kr_store *st, const char *facility, struct kr_buf *out, struct kr_error *err);
