@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "hub.h"
+#include "notify.h"
 #include "kiroku/httpd.h"
 #include "kiroku/sync.h"
 #include "kiroku/tls.h"
@@ -263,6 +264,8 @@ int hub_cmd_serve(struct hub *h)
 		sv.sleep_after_commit_ms = (unsigned)strtoul(hook, NULL, 10);
 	if (split_listen(kr_config_get(&h->cfg, "listen"), host, sizeof host, &port))
 		return hub_usage(h, "listen must be HOST:PORT, got \"%s\"", kr_config_get(&h->cfg, "listen"));
+	if (kr_store_check(h->st, &err))
+		return hub_fail(&err);
 	pthread_mutex_init(&sv.write_lock, NULL);
 	pthread_key_create(&sv.store_key, close_thread_store);
 
@@ -289,6 +292,7 @@ int hub_cmd_serve(struct hub *h)
 		 kr_httpd_port(srv), kr_store_node(h->st), hc.workers ? hc.workers : 8, sv.store_path);
 	printf("listening on %s:%u\n", host, kr_httpd_port(srv));
 	fflush(stdout);
+	hub_notify_ready(host, kr_httpd_port(srv));
 	while (!stop_requested) {
 		struct timespec ts = {0, 100 * 1000000L};
 		nanosleep(&ts, NULL);
@@ -300,6 +304,7 @@ int hub_cmd_serve(struct hub *h)
 		}
 	}
 	log_line("stopping: finishing requests in flight");
+	hub_notify_stopping();
 	kr_httpd_free(srv);
 	pthread_key_delete(sv.store_key);
 	pthread_mutex_destroy(&sv.write_lock);

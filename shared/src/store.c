@@ -272,23 +272,6 @@ static kr_status load_catalogue(struct kr_store *st, struct kr_error *err)
 	return KR_OK;
 }
 
-static kr_status check_header(const char *path, struct kr_error *err)
-{
-	static const char magic[16] = "SQLite format 3";
-	char head[16];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return kr_fail(err, KR_ERR_IO, "cannot open the store %s: %s", path, strerror(errno));
-	n = read(fd, head, sizeof head);
-	close(fd);
-	if (n != (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) != 0)
-		return kr_fail(err, KR_ERR_NOT_STORE,
-			       "%s is not a kiroku store (not an SQLite database); it was left untouched", path);
-	return KR_OK;
-}
-
 static void store_free(struct kr_store *st)
 {
 	if (!st)
@@ -319,7 +302,10 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 	}
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | (is_new ? SQLITE_OPEN_CREATE : 0), NULL);
 	if (rc != SQLITE_OK) {
-		s = kr_store_fail(st, err, rc, path);
+		s = (rc & 0xff) == SQLITE_CANTOPEN && !is_new
+			    ? kr_fail(err, KR_ERR_IO, "cannot open the store %s: %s (run 'init' first?)", path,
+				      strerror(errno))
+			    : kr_store_fail(st, err, rc, path);
 		store_free(st);
 		return s;
 	}
@@ -328,8 +314,8 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 	appid = pragma_int(st, "PRAGMA application_id");
 	version = pragma_int(st, "PRAGMA user_version");
 	if (appid < 0 || version < 0) {
-		s = kr_fail(err, KR_ERR_NOT_STORE, "%s is not a kiroku store (%s); it was left untouched", path,
-			    sqlite3_errmsg(st->db));
+		s = kr_fail(err, KR_ERR_NOT_STORE, "%s is not a kiroku store (not an SQLite database: %s); it was left untouched",
+			    path, sqlite3_errmsg(st->db));
 		store_free(st);
 		return s;
 	}
@@ -373,9 +359,8 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 
 kr_status kr_store_open(const char *path, struct kr_store **out, struct kr_error *err)
 {
-	kr_status s = check_header(path, err);
-	if (s)
-		return s;
+	/* The file is examined only through SQLite: opening and closing a descriptor of a database file
+	 * that other connections of this process use would drop their POSIX locks. */
 	return store_open(path, false, out, err);
 }
 
