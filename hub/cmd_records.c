@@ -152,3 +152,13 @@ int hub_cmd_dump(struct hub *h)
 	kr_buf_release(&out);
 	return KR_EXIT_OK;
 }
+
+int hub_cmd_backup(struct hub *h)
+{
+	struct kr_error err = {0};
+
+	if (kr_store_backup(h->st, h->args[0], &err))
+		return hub_fail(&err);
+	printf("backed up %s to %s (integrity check: ok)\n", h->cfg.store_path, h->args[0]);
+	return KR_EXIT_OK;
+}

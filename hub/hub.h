@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "kiroku/config.h"
+#include "kiroku/day.h"
 #include "kiroku/error.h"
 #include "kiroku/print.h"
 #include "kiroku/store.h"
@@ -25,6 +26,10 @@ struct hub {
 	const char *facility, *since, *kind, *status, *from, *to, *format;
 	const char *node_opt, *days; /* cert issue */
 	bool all, system;
+	/* operator commands (cmd_operator.c, cmd_report.c) */
+	const char *severity, *ppc, *today, *state, *comment, *keep, *value;
+	const char *period, *out_dir, *facilities, *year, *seed, *incidents_n, *others_n;
+	bool open, overdue, no_pseudonymise;
 	/* operands */
 	char **args;
 	int nargs;
@@ -58,6 +63,19 @@ int hub_cmd_show(struct hub *h);
 int hub_cmd_conflicts(struct hub *h);
 int hub_cmd_status(struct hub *h);
 int hub_cmd_dump(struct hub *h);
+int hub_cmd_backup(struct hub *h);
+
+/* cmd_operator.c: the operator's incident list, triage, review and conflict resolution. */
+int hub_cmd_incidents(struct hub *h);
+int hub_cmd_triage(struct hub *h);
+int hub_cmd_review(struct hub *h);
+int hub_cmd_conflicts_resolve(struct hub *h);
+/* --today DAY, else the hub's local date; a usage error (exit code) for a bad day. */
+int hub_today(struct hub *h, kr_day *out);
+
+/* cmd_report.c: the review material and the demonstration data. */
+int hub_cmd_report(struct hub *h);
+int hub_cmd_demo_data(struct hub *h);
 
 /* cmd_serve.c: the HTTPS listener and the certificates. */
 int hub_cmd_serve(struct hub *h);

@@ -21,6 +21,23 @@ enum {
 	OPT_FORMAT,
 	OPT_FOR_NODE,
 	OPT_DAYS,
+	OPT_OPEN,
+	OPT_OVERDUE,
+	OPT_SEVERITY,
+	OPT_PPC,
+	OPT_TODAY,
+	OPT_STATE,
+	OPT_COMMENT,
+	OPT_KEEP,
+	OPT_VALUE,
+	OPT_PERIOD,
+	OPT_OUT,
+	OPT_NO_PSEUDONYMISE,
+	OPT_FACILITIES,
+	OPT_YEAR,
+	OPT_SEED,
+	OPT_INCIDENTS,
+	OPT_OTHERS,
 	OPT_VERSION,
 };
 
@@ -35,7 +52,7 @@ static const struct cmd_option {
      "POSITION",
      "hub position the agents have applied (their 'status' shows it; default 0: everything)"},
     {{"kind", required_argument, NULL, OPT_KIND}, "KIND", "only records of this kind"},
-    {{"status", required_argument, NULL, OPT_STATUS}, "STATUS", "only records with this status"},
+    {{"status", required_argument, NULL, OPT_STATUS}, "STATUS", "list: only records with this status; triage: the new status"},
     {{"from", required_argument, NULL, OPT_FROM},
      "YYYY-MM-DD",
      "only records dated on or after this day (needs --kind)"},
@@ -45,6 +62,23 @@ static const struct cmd_option {
     {{"format", required_argument, NULL, OPT_FORMAT}, "table|tsv|json", "output format (default table)"},
     {{"for-node", required_argument, NULL, OPT_FOR_NODE}, "NODE", "the node the certificate is for"},
     {{"days", required_argument, NULL, OPT_DAYS}, "DAYS", "validity in days (default 825; negative: already expired, for tests)"},
+    {{"open", no_argument, NULL, OPT_OPEN}, NULL, "only incidents that are not closed"},
+    {{"overdue", no_argument, NULL, OPT_OVERDUE}, NULL, "only incidents with an overdue PPC report"},
+    {{"severity", required_argument, NULL, OPT_SEVERITY}, "SEVERITY", "low, medium, high or critical (or a label)"},
+    {{"ppc", required_argument, NULL, OPT_PPC}, "yes|no", "whether the leak must be reported to the PPC"},
+    {{"today", required_argument, NULL, OPT_TODAY}, "YYYY-MM-DD", "the day deadlines are judged on (default: today)"},
+    {{"state", required_argument, NULL, OPT_STATE}, "STATE", "received, has-issues, approved or rejected"},
+    {{"comment", required_argument, NULL, OPT_COMMENT}, "TEXT", "the reviewer's comment (\"\" clears it)"},
+    {{"keep", required_argument, NULL, OPT_KEEP}, "current|other", "keep the record's current value or the other one"},
+    {{"value", required_argument, NULL, OPT_VALUE}, "VALUE", "a new value that replaces both"},
+    {{"period", required_argument, NULL, OPT_PERIOD}, "FROM..TO", "the period, e.g. 2026-04-01..2027-03-31"},
+    {{"out", required_argument, NULL, OPT_OUT}, "DIR", "the directory to write to (created if needed)"},
+    {{"no-pseudonymise", no_argument, NULL, OPT_NO_PSEUDONYMISE}, NULL, "show personal fields as they are"},
+    {{"facilities", required_argument, NULL, OPT_FACILITIES}, "N", "number of facilities (1 to 10000)"},
+    {{"year", required_argument, NULL, OPT_YEAR}, "YYYY", "the fiscal year (April to March)"},
+    {{"seed", required_argument, NULL, OPT_SEED}, "S", "seed of the generator (default 1)"},
+    {{"incidents", required_argument, NULL, OPT_INCIDENTS}, "N", "incidents in all (default: a realistic number)"},
+    {{"others", required_argument, NULL, OPT_OTHERS}, "N", "records of the other kinds in all (default: realistic)"},
 };
 
 #define NCMD_OPTIONS (sizeof cmd_options / sizeof cmd_options[0])
@@ -56,6 +90,12 @@ static const char *const opts_list[] = {"facility", "kind", "status", "from", "t
 static const char *const opts_conflicts[] = {"facility", "all", "format", NULL};
 static const char *const opts_cert[] = {"for-node", "facility", "days", NULL};
 static const char *const opts_dump[] = {"facility", NULL};
+static const char *const opts_incidents[] = {"facility", "open", "overdue", "today", "format", NULL};
+static const char *const opts_triage[] = {"status", "severity", "ppc", "today", NULL};
+static const char *const opts_review[] = {"state", "comment", NULL};
+static const char *const opts_resolve[] = {"keep", "value", NULL};
+static const char *const opts_report[] = {"period", "out", "no-pseudonymise", "today", NULL};
+static const char *const opts_demo[] = {"facilities", "year", "seed", "incidents", "others", NULL};
 
 /* The commands. To add one: a row here and its function (declared in hub.h). */
 static const struct hub_cmd commands[] = {
@@ -85,6 +125,51 @@ static const struct hub_cmd commands[] = {
     {"show", hub_cmd_show, true, 1, 1, opts_none, "show ID [--lang ja|en]",
      "Show every field of a record with its label, its version, and the conflicts that name it.", NULL,
      "kiroku-hub show 01KAB3C4D5E6F7G8H9J0KMNPQR"},
+    {"incidents", hub_cmd_incidents, true, 0, 0, opts_incidents,
+     "incidents [--facility F] [--open] [--overdue] [--today DAY] [--format table|tsv]",
+     "List incidents with their status, severity and PPC report deadlines.",
+     "A record with no status is reported. PPC deadlines count from the day of discovery (else of occurrence):\n"
+     "preliminary report 5 days after, final report 30 days after (60 for an unauthorised purpose). A deadline\n"
+     "is overdue when its report was not sent and --today (default: today) is after the due day.\n"
+     "tsv columns: id facility occurred_at status severity category ppc preliminary_due preliminary_state\n"
+     "final_due final_state overdue.",
+     "kiroku-hub incidents --open --overdue"},
+    {"triage", hub_cmd_triage, true, 1, 1, opts_triage,
+     "triage ID [--status S] [--severity S] [--ppc yes|no] [--today DAY]",
+     "Set an incident's status, severity and PPC decision (a hub change that reaches the facility).",
+     "Status goes reported -> triaged -> contained -> closed; a closed incident may be reopened (--status\n"
+     "triaged), which is counted and dated. Other moves are refused (exit 4). --ppc yes writes the preliminary\n"
+     "and final report deadlines; --ppc no clears them. Every change of status is added to status_history.",
+     "kiroku-hub triage 01KAB3C4D5E6F7G8H9J0KMNPQR --status triaged --severity high --ppc yes"},
+    {"review", hub_cmd_review, true, 1, 1, opts_review,
+     "review ID --state received|has-issues|approved|rejected [--comment TEXT]",
+     "Write the operator's review of any record (a hub change that reaches the facility).",
+     "review_state and review_comment are operator-only fields of every kind; ledger entries may be reviewed too.",
+     "kiroku-hub review 01KAB3C4D5E6F7G8H9J0KMNPQR --state has-issues --comment \"発見日時を記入してください\""},
+    {"report", hub_cmd_report, true, 0, 0, opts_report,
+     "report --period FROM..TO --out DIR [--lang ja|en] [--no-pseudonymise] [--today DAY]",
+     "Write the consolidated review material for the CISO (要綱 第11条第5項): HTML, CSV and JSON.",
+     "Writes DIR/review.html (one self-contained, printable file: the overall status on its first page, a\n"
+     "section per item of the management review, charts, and an annex listing each incident), one CSV file per\n"
+     "table (UTF-8 with BOM, CRLF) and DIR/review.json with the same figures. Personal fields are pseudonymised\n"
+     "with a key kept in DATA_DIR/pseudonym.key (made on first use) unless --no-pseudonymise is given.\n"
+     "Deadlines are judged on --today (default: today). docs/report.md defines every figure.",
+     "kiroku-hub report --period 2026-04-01..2027-03-31 --out /srv/review/2026"},
+    {"demo-data", hub_cmd_demo_data, true, 0, 0, opts_demo,
+     "demo-data --facilities N --year YYYY [--seed S] [--incidents N] [--others N]",
+     "Fill the hub's store with realistic made-up records of schools and offices (for demonstrations and tests).",
+     "The same options give the same records. Every kind of the catalogue is made, as hub changes (they reach\n"
+     "the facilities' agents like operator edits). --incidents and --others set totals instead of realistic\n"
+     "numbers per facility (for benchmarks). Never run it on a hub that holds real records.",
+     "kiroku-hub demo-data --facilities 30 --year 2026 --seed 7"},
+    {"conflicts resolve", hub_cmd_conflicts_resolve, true, 1, 1, opts_resolve,
+     "conflicts resolve ID (--keep current|other | --value VALUE)",
+     "Resolve a conflict entry: write the chosen value over both sides and mark the entry resolved.",
+     "ID is the conflict entry's id (see 'kiroku-hub conflicts'). --keep current keeps the value the record holds,\n"
+     "--keep other the value the entry kept aside, --value a new one (checked against the catalogue). The value is\n"
+     "written as a hub change with base = the current version, so it supersedes both on every replica. For an edit\n"
+     "that met a delete, other or a value restores the record.",
+     "kiroku-hub conflicts resolve 01KAB3C4D5E6F7G8H9J0KMNPQR --keep other"},
     {"conflicts", hub_cmd_conflicts, true, 0, 0, opts_conflicts,
      "conflicts [--facility F] [--all] [--format table|tsv]",
      "List open conflict entries: concurrent writes to one field, with the value kept and the value lost.",
@@ -112,6 +197,12 @@ static const struct hub_cmd commands[] = {
      "Writes DIR/NODE.crt and DIR/NODE.key (mode 0600). Copy both and the hub's ca.crt to the agent's data\n"
      "directory as agent.crt, agent.key and hub-ca.crt (or point cert_file, key_file and ca_file at them).",
      "kiroku-hub cert issue --for-node school-12-pc1 --facility school-12 /tmp/certs"},
+    {"backup", hub_cmd_backup, true, 1, 1, opts_none, "backup FILE",
+     "Write a consistent copy of the hub's store to FILE while the hub keeps serving, and verify it.",
+     "Uses SQLite's online backup, then PRAGMA integrity_check on the copy. FILE must not exist; it is created\n"
+     "readable by its owner only. To restore: stop the hub, replace DATA_DIR/hub.db (and remove hub.db-wal and\n"
+     "hub.db-shm) with the copy, start the hub. Agents then send again what the restored hub is missing.",
+     "kiroku-hub backup /var/backups/kiroku/hub-$(date +%F).db"},
     {"dump", hub_cmd_dump, true, 0, 0, opts_dump, "dump [--facility F]",
      "Print a canonical dump of the merged records (every field with its value and version), for comparing replicas.",
      NULL, "kiroku-hub dump --facility school-12"},
@@ -321,6 +412,57 @@ static enum parse_result parse_options(struct hub *h, const struct hub_cmd *c, i
 			break;
 		case OPT_DAYS:
 			h->days = optarg;
+			break;
+		case OPT_OPEN:
+			h->open = true;
+			break;
+		case OPT_OVERDUE:
+			h->overdue = true;
+			break;
+		case OPT_SEVERITY:
+			h->severity = optarg;
+			break;
+		case OPT_PPC:
+			h->ppc = optarg;
+			break;
+		case OPT_TODAY:
+			h->today = optarg;
+			break;
+		case OPT_STATE:
+			h->state = optarg;
+			break;
+		case OPT_COMMENT:
+			h->comment = optarg;
+			break;
+		case OPT_KEEP:
+			h->keep = optarg;
+			break;
+		case OPT_VALUE:
+			h->value = optarg;
+			break;
+		case OPT_PERIOD:
+			h->period = optarg;
+			break;
+		case OPT_OUT:
+			h->out_dir = optarg;
+			break;
+		case OPT_NO_PSEUDONYMISE:
+			h->no_pseudonymise = true;
+			break;
+		case OPT_FACILITIES:
+			h->facilities = optarg;
+			break;
+		case OPT_YEAR:
+			h->year = optarg;
+			break;
+		case OPT_SEED:
+			h->seed = optarg;
+			break;
+		case OPT_INCIDENTS:
+			h->incidents_n = optarg;
+			break;
+		case OPT_OTHERS:
+			h->others_n = optarg;
 			break;
 		case OPT_FORMAT:
 			h->format = optarg;

@@ -31,6 +31,7 @@
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
 
+#include "kiroku/hmac.h"
 #include "kiroku/ids.h"
 
 #define CA_KEY_FILE              "ca.key"
@@ -1516,4 +1517,18 @@ void kr_tls_conn_close(struct kr_tls_conn *c)
 	}
 	close(c->fd);
 	free(c);
+}
+
+/* ---- HMAC (kiroku/hmac.h) ---- */
+
+kr_status kr_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
+			 uint8_t out[KR_HMAC_SHA256_LEN], struct kr_error *err)
+{
+	int rc = mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, key_len, data, len, out);
+
+	if (rc != 0) {
+		memset(out, 0, KR_HMAC_SHA256_LEN);
+		return mbed_fail(err, KR_ERR_TLS, rc, "HMAC-SHA256", "of a value");
+	}
+	return KR_OK;
 }

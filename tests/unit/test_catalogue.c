@@ -121,6 +121,7 @@ static void test_default_incident(void **state)
 	    {"personal_info", KR_FT_BOOLEAN, false, false, false},
 	    {"my_number", KR_FT_BOOLEAN, false, false, false},
 	    {"persons_affected", KR_FT_COUNT, false, false, false},
+	    {"affected_names", KR_FT_TEXT, false, true, false},
 	    {"description", KR_FT_TEXT, true, false, false},
 	    {"containment", KR_FT_TEXT, false, false, false},
 	    {"recurrence_prevention", KR_FT_TEXT, false, false, false},
@@ -135,6 +136,12 @@ static void test_default_incident(void **state)
 	    {"ppc_preliminary_sent", KR_FT_DATE, false, false, true},
 	    {"ppc_final_sent", KR_FT_DATE, false, false, true},
 	    {"unauthorised_purpose", KR_FT_BOOLEAN, false, false, false},
+	    {"closed_at", KR_FT_DATE, false, false, true},
+	    {"reopen_count", KR_FT_COUNT, false, false, true},
+	    {"reopened_at", KR_FT_DATE, false, false, true},
+	    {"status_history", KR_FT_TEXT, false, false, true},
+	    {"review_state", KR_FT_ENUM, false, false, true},
+	    {"review_comment", KR_FT_TEXT, false, false, true},
 	};
 	static const char *const categories[] = {"漏えい",       "紛失",         "誤送付・誤送信",
 	                                         "誤掲載",       "不正アクセス", "マルウェア",
@@ -145,7 +152,7 @@ static void test_default_incident(void **state)
 	const struct kr_kind_def *k = kr_catalogue_kind(cat, "incident");
 	const struct kr_field_def *f;
 
-	assert_true(cat->version >= 1);
+	assert_true(cat->version >= 2);
 	assert_non_null(k);
 	assert_false(k->append_only);
 	assert_string_equal(kr_kind_label(k, "ja"), "セキュリティ事故等");
@@ -191,6 +198,7 @@ static void test_default_pi_handling(void **state)
 	    {"handled_at", KR_FT_DATETIME, true, false, false},   {"approved_by", KR_FT_TEXT, false, true, false},
 	    {"destination", KR_FT_TEXT, false, false, false},     {"persons_count", KR_FT_COUNT, false, false, false},
 	    {"returned_at", KR_FT_DATETIME, false, false, false}, {"note", KR_FT_TEXT, false, false, false},
+	    {"review_state", KR_FT_ENUM, false, false, true},     {"review_comment", KR_FT_TEXT, false, false, true},
 	};
 	static const char *const actions[] = {"複製", "送信", "持出し", "返却", "廃棄"};
 	const struct kr_kind_def *k = kr_catalogue_kind(*state, "pi_handling");
@@ -205,6 +213,72 @@ static void test_default_pi_handling(void **state)
 		assert_string_equal(f->values[i], actions[i]);
 	/* The default text limit. */
 	assert_int_equal(field(state, "pi_handling", "note")->max_len, 4096);
+}
+
+/* The eight kinds of DOMAIN.md, each ending with the operator's review fields. */
+static void test_default_other_kinds(void **state)
+{
+	static const char *const kinds[] = {"incident", "pi_handling",   "pi_file", "self_inspection",
+	                                    "training", "audit_finding", "risk",    "contractor_check"};
+	static const char *const review[] = {"received", "has_issues", "approved", "rejected"};
+	const struct kr_catalogue *cat = *state;
+	const struct kr_field_def *f;
+	struct kr_value v;
+	struct kr_error err;
+
+	assert_int_equal(cat->nkinds, 8);
+	for (size_t i = 0; i < 8; i++) {
+		const struct kr_kind_def *k = kr_catalogue_kind(cat, kinds[i]);
+		assert_non_null(k);
+		assert_string_equal(cat->kinds[i].name, kinds[i]);
+		assert_true(k->nfields >= 4);
+		f = &k->fields[k->nfields - 2];
+		assert_string_equal(f->name, "review_state");
+		assert_true(f->operator_only);
+		assert_int_equal(f->nvalues, 4);
+		for (size_t j = 0; j < 4; j++)
+			assert_string_equal(f->values[j], review[j]);
+		assert_string_equal(k->fields[k->nfields - 1].name, "review_comment");
+		assert_true(k->fields[k->nfields - 1].operator_only);
+		for (size_t j = 0; j < k->nfields; j++)
+			if (!k->fields[j].label_ja || !k->fields[j].label_en)
+				fail_msg("%s.%s lacks a label", k->name, k->fields[j].name);
+	}
+	/* "has-issues" as typed on the command line. */
+	f = field(state, "incident", "review_state");
+	assert_int_equal(kr_catalogue_parse_value(f, "has-issues", &v, &err), KR_OK);
+	assert_string_equal(v.s, "has_issues");
+
+	/* The self-inspection checklist: q01..q20, yes / no / n.a. */
+	for (int q = 1; q <= 20; q++) {
+		char name[8];
+		snprintf(name, sizeof name, "q%02d", q);
+		f = field(state, "self_inspection", name);
+		assert_int_equal(f->type, KR_FT_ENUM);
+		assert_int_equal(f->nvalues, 3);
+	}
+	assert_null(kr_catalogue_field(kr_catalogue_kind(cat, "self_inspection"), "q21"));
+	f = field(state, "self_inspection", "q07");
+	assert_int_equal(kr_catalogue_parse_value(f, "n.a.", &v, &err), KR_OK);
+	assert_string_equal(v.s, "該当なし");
+	assert_int_equal(kr_catalogue_parse_value(f, "YES", &v, &err), KR_OK);
+	assert_string_equal(v.s, "はい");
+	assert_int_equal(field(state, "self_inspection", "score")->type, KR_FT_COUNT);
+
+	/* Personal fields: the people, not the organisations. */
+	assert_true(field(state, "training", "attendee")->personal);
+	assert_true(field(state, "risk", "owner")->personal);
+	assert_true(field(state, "contractor_check", "checked_by")->personal);
+	assert_false(field(state, "contractor_check", "contractor")->personal);
+	assert_true(field(state, "incident", "affected_names")->personal);
+	/* Each kind's date for period filters is its first date field. */
+	assert_string_equal(kr_catalogue_kind(cat, "training")->fields[1].name, "held_on");
+	assert_int_equal(field(state, "contractor_check", "subcontracting")->nvalues, 3);
+	assert_int_equal(kr_catalogue_parse_value(field(state, "training", "course"), "workplace", &v, &err), KR_OK);
+	assert_string_equal(v.s, "職場教育");
+	assert_int_equal(kr_catalogue_parse_value(field(state, "audit_finding", "status"), "in-progress", &v, &err),
+	                 KR_OK);
+	assert_string_equal(v.s, "in_progress");
 }
 
 static void test_lookups_and_labels(void **state)
@@ -781,6 +855,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_incident),
 	    cmocka_unit_test(test_default_pi_handling),
+	    cmocka_unit_test(test_default_other_kinds),
 	    cmocka_unit_test(test_lookups_and_labels),
 	    cmocka_unit_test(test_embedded_is_the_file),
 	    cmocka_unit_test(test_text),
