@@ -1,9 +1,15 @@
 /* cmd_report.c: kiroku-hub's review material (report) and the demonstration data generator (demo-data). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hub.h"
 #include "kiroku/demo.h"
@@ -23,6 +29,81 @@ static int number(struct hub *h, const char *flag, const char *text, uint64_t mi
 		                 text ? text : "", min, max);
 	*out = v;
 	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes a directory of our own making and everything in it; errors are ignored (it is in /tmp). */
+static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* The first chromium on the machine, or NULL. */
+static const char *find_chromium(void)
+{
+	static const char *const candidates[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser",
+						 "/usr/bin/google-chrome", NULL};
+	const char *env = getenv("KIROKU_CHROMIUM");
+	if (env && *env)
+		return access(env, X_OK) == 0 ? env : NULL;
+	for (size_t i = 0; candidates[i]; i++)
+		if (access(candidates[i], X_OK) == 0)
+			return candidates[i];
+	return NULL;
+}
+
+/* Prints DIR/review.html to DIR/review.pdf with headless Chromium (A4, the page's own print styles).
+ * Chromium runs with no network use and a throw-away profile; it is given two minutes. */
+static int write_pdf(const char *out_dir)
+{
+	const char *chromium = find_chromium();
+	char html[4200], pdf[4200], arg_pdf[4300], profile[] = "/tmp/kiroku-chromium-XXXXXX", arg_profile[64];
+	char real[4096];
+	pid_t pid;
+	int status = 0;
+
+	if (!chromium) {
+		fprintf(stderr, HUB_PROG ": --pdf needs Chromium (Debian package 'chromium'), which is not installed; "
+				"review.html prints to PDF from any browser as well\n");
+		return KR_EXIT_STORE;
+	}
+	if (!realpath(out_dir, real) || !mkdtemp(profile)) {
+		fprintf(stderr, HUB_PROG ": --pdf: %s: %s\n", out_dir, strerror(errno));
+		return KR_EXIT_STORE;
+	}
+	snprintf(html, sizeof html, "file://%s/review.html", real);
+	snprintf(pdf, sizeof pdf, "%s/review.pdf", real);
+	snprintf(arg_pdf, sizeof arg_pdf, "--print-to-pdf=%s", pdf);
+	snprintf(arg_profile, sizeof arg_profile, "--user-data-dir=%s", profile);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			dup2(devnull, STDERR_FILENO);
+		}
+		alarm(120);
+		execl(chromium, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		      "--no-pdf-header-footer", arg_profile, arg_pdf, html, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    access(pdf, R_OK) != 0) {
+		fprintf(stderr, HUB_PROG ": --pdf: %s could not print %s (exit status %d)\n", chromium, html,
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		remove_tree(profile);
+		return KR_EXIT_STORE;
+	}
+	remove_tree(profile);
+	chmod(pdf, 0600);
+	printf("wrote %s with %s\n", pdf, chromium);
+	return KR_EXIT_OK;
 }
 
 int hub_cmd_report(struct hub *h)
@@ -66,7 +147,7 @@ int hub_cmd_report(struct hub *h)
 	printf("%zu facilities; %" PRIu64 " incidents in the period, %" PRIu64 " open; %" PRIu64 " overdue items%s\n",
 	       sum.facilities, sum.incidents, sum.open_incidents, sum.overdue_items,
 	       o.pseudonymise ? "" : "; personal fields NOT pseudonymised: handle the files with care");
-	return 0;
+	return h->pdf ? write_pdf(h->out_dir) : KR_EXIT_OK;
 }
 
 static void demo_progress(void *ctx, uint64_t done)

@@ -30,6 +30,7 @@ struct hub {
 	const char *severity, *ppc, *today, *state, *comment, *keep, *value;
 	const char *period, *out_dir, *facilities, *year, *seed, *incidents_n, *others_n;
 	bool open, overdue, no_pseudonymise;
+	bool pdf; /* report: also review.pdf */
 	/* operands */
 	char **args;
 	int nargs;

@@ -33,6 +33,7 @@ enum {
 	OPT_PERIOD,
 	OPT_OUT,
 	OPT_NO_PSEUDONYMISE,
+	OPT_PDF,
 	OPT_FACILITIES,
 	OPT_YEAR,
 	OPT_SEED,
@@ -74,6 +75,7 @@ static const struct cmd_option {
     {{"period", required_argument, NULL, OPT_PERIOD}, "FROM..TO", "the period, e.g. 2026-04-01..2027-03-31"},
     {{"out", required_argument, NULL, OPT_OUT}, "DIR", "the directory to write to (created if needed)"},
     {{"no-pseudonymise", no_argument, NULL, OPT_NO_PSEUDONYMISE}, NULL, "show personal fields as they are"},
+    {{"pdf", no_argument, NULL, OPT_PDF}, NULL, "also print review.html to review.pdf with headless Chromium"},
     {{"facilities", required_argument, NULL, OPT_FACILITIES}, "N", "number of facilities (1 to 10000)"},
     {{"year", required_argument, NULL, OPT_YEAR}, "YYYY", "the fiscal year (April to March)"},
     {{"seed", required_argument, NULL, OPT_SEED}, "S", "seed of the generator (default 1)"},
@@ -94,7 +96,7 @@ static const char *const opts_incidents[] = {"facility", "open", "overdue", "tod
 static const char *const opts_triage[] = {"status", "severity", "ppc", "today", NULL};
 static const char *const opts_review[] = {"state", "comment", NULL};
 static const char *const opts_resolve[] = {"keep", "value", NULL};
-static const char *const opts_report[] = {"period", "out", "no-pseudonymise", "today", NULL};
+static const char *const opts_report[] = {"period", "out", "no-pseudonymise", "today", "pdf", NULL};
 static const char *const opts_demo[] = {"facilities", "year", "seed", "incidents", "others", NULL};
 
 /* The commands. To add one: a row here and its function (declared in hub.h). */
@@ -445,6 +447,9 @@ static enum parse_result parse_options(struct hub *h, const struct hub_cmd *c, i
 			break;
 		case OPT_OUT:
 			h->out_dir = optarg;
+			break;
+		case OPT_PDF:
+			h->pdf = true;
 			break;
 		case OPT_NO_PSEUDONYMISE:
 			h->no_pseudonymise = true;

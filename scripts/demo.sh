@@ -70,7 +70,24 @@ for a in hikarigaoka-es-pc1 hikarigaoka-es-pc2; do
   fi
 done
 run "$HUB" list --data-dir hub
+
+step "6. The operator at city hall triages the incident and resolves the conflict; the school receives both"
+run "$HUB" triage --data-dir hub "$ID" --status triaged --severity high --ppc yes
+CONFLICT=$("$HUB" conflicts --data-dir hub --format tsv | cut -f1 | head -n 1)
+run "$HUB" conflicts resolve --data-dir hub "$CONFLICT" --keep current
+"$AGENT" sync "${A2[@]}" --hub-url "$URL"
+run "$AGENT" show "${A2[@]}" "$ID"
+
+step "7. The consolidated review material for the CISO (a year of records at 12 more facilities)"
+"$HUB" demo-data --data-dir hub --facilities 12 --year 2026 >/dev/null
+PDF=()
+[ -x /usr/bin/chromium ] && PDF=(--pdf)
+run "$HUB" report --data-dir hub --period 2026-04-01..2027-03-31 --out "$DIR/review" "${PDF[@]}"
+
+kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null || true
+HUB_PID=""
 echo
 echo "hub log:"; sed 's/^/  /' hub.log
 echo
-echo "The demonstration's files are in $DIR"
+echo "The review material is in $DIR/review (open review.html in a browser${PDF:+, or review.pdf})."
+echo "The demonstration's stores and certificates are in $DIR."

@@ -8,4 +8,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config ca-certificates openssl \
   libsqlite3-dev libcbor-dev libmbedtls-dev libcurl4-openssl-dev libhttp-parser-dev libinih-dev libcmocka-dev \
-  sqlite3 python3 python3-cbor2 >/dev/null
+  sqlite3 python3 python3-cbor2 chromium fonts-noto-cjk poppler-utils >/dev/null
