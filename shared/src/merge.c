@@ -170,17 +170,17 @@ static kr_status node_get(struct kr_store *st, const char *node, struct node_row
 }
 
 /* What a node may write: checked for every change before anything is applied. */
-static kr_status hub_check_change(struct kr_store *st, const struct kr_change *c, size_t idx, const char *facility,
+static kr_status hub_check_change(struct kr_store *st, const struct kr_change *c, uint64_t idx, const char *facility,
 				  struct kr_error *err)
 {
 	const struct kr_kind_def *kind = kr_catalogue_kind(st->cat, c->kind);
 
 	if (strcmp(c->facility, facility) != 0)
-		return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: record of facility \"%s\", but the sender belongs to \"%s\"",
+		return kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": record of facility \"%s\", but the sender belongs to \"%s\"",
 			       idx, c->facility, facility);
 	if (!kind)
 		return kr_fail(err, c->kind[0] == '_' ? KR_ERR_FORBIDDEN : KR_ERR_INVALID,
-			       "change %zu: unknown record kind \"%s\"", idx, c->kind);
+			       "change %" PRIu64 ": unknown record kind \"%s\"", idx, c->kind);
 	for (size_t i = 0; i < c->nwrites; i++) {
 		const struct kr_write *w = &c->writes[i];
 		const struct kr_field_def *f;
@@ -188,24 +188,24 @@ static kr_status hub_check_change(struct kr_store *st, const struct kr_change *c
 
 		if (strcmp(w->field, KR_FIELD_DELETED) == 0) {
 			if (w->value.type != KR_VAL_BOOL || !w->value.i)
-				return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: only the hub can restore a deleted record",
+				return kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": only the hub can restore a deleted record",
 					       idx);
 			if (kind->append_only)
 				return kr_fail(err, KR_ERR_FORBIDDEN,
-					       "change %zu: %s records are a ledger and cannot be deleted", idx, c->kind);
+					       "change %" PRIu64 ": %s records are a ledger and cannot be deleted", idx, c->kind);
 			continue;
 		}
 		if (is_system_field(w->field))
-			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: field \"%s\" is reserved for the system", idx,
+			return kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": field \"%s\" is reserved for the system", idx,
 				       w->field);
 		f = kr_catalogue_field(kind, w->field);
 		if (!f)
 			continue; /* a field of a newer catalogue: kept, not dropped */
 		if (f->operator_only)
-			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: field \"%s\" is written only at the hub", idx,
+			return kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": field \"%s\" is written only at the hub", idx,
 				       w->field);
 		if ((s = kr_catalogue_check_value(f, &w->value, err))) {
-			kr_error_prefix(err, "change %zu", idx);
+			kr_error_prefix(err, "change %" PRIu64 "", idx);
 			return s;
 		}
 	}
@@ -339,10 +339,10 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 	for (size_t i = 0; i < cs->nchanges; i++) {
 		const struct kr_change *c = &cs->changes[i];
 		if (strcmp(c->origin, cs->sender) != 0)
-			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: made by node \"%s\"; a node sends only its own changes",
-				       i, c->origin);
+			return kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": made by node \"%s\"; a node sends only its own changes",
+				       c->seq, c->origin);
 		if (i > 0 && c->seq != cs->changes[i - 1].seq + 1)
-			return kr_fail(err, KR_ERR_MALFORMED, "change %zu: sequence %" PRIu64 " does not follow %" PRIu64, i,
+			return kr_fail(err, KR_ERR_MALFORMED, "change %zu of the set: sequence %" PRIu64 " does not follow %" PRIu64, i + 1,
 				       c->seq, cs->changes[i - 1].seq);
 		if (c->seq < expected)
 			continue;
@@ -355,7 +355,7 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 								", got %" PRIu64, cs->sender, expected, c->seq);
 			}
 		}
-		if ((s = hub_check_change(st, c, i, facility, err)))
+		if ((s = hub_check_change(st, c, c->seq, facility, err)))
 			return s;
 		if (c->hlc > max_hlc)
 			max_hlc = c->hlc;
@@ -375,19 +375,19 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 		if ((s = load_or_new(st, c, &rec, &is_new, err)))
 			goto rec_out;
 		if (!is_new && strcmp(rec.facility, c->facility) != 0) {
-			s = kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: the record belongs to facility \"%s\"", i,
+			s = kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": the record belongs to facility \"%s\"", c->seq,
 				    rec.facility);
 			goto rec_out;
 		}
 		if (!is_new && strcmp(rec.kind, c->kind) != 0) {
-			s = kr_fail(err, KR_ERR_INVALID, "change %zu: the record is a %s, not a %s", i, rec.kind, c->kind);
+			s = kr_fail(err, KR_ERR_INVALID, "change %" PRIu64 ": the record is a %s, not a %s", c->seq, rec.kind, c->kind);
 			goto rec_out;
 		}
 		if (!is_new) {
 			const struct kr_kind_def *kd = kr_catalogue_kind(st->cat, c->kind);
 			if (kd && kd->append_only) {
-				s = kr_fail(err, KR_ERR_FORBIDDEN, "change %zu: %s records are a ledger and cannot be edited",
-					    i, c->kind);
+				s = kr_fail(err, KR_ERR_FORBIDDEN, "change %" PRIu64 ": %s records are a ledger and cannot be edited",
+					    c->seq, c->kind);
 				goto rec_out;
 			}
 		}
@@ -473,7 +473,7 @@ static kr_status agent_merge(struct kr_store *st, const struct kr_changeset *cs,
 			       cs->facility, st->facility);
 	for (size_t i = 0; i < cs->nchanges; i++)
 		if (strcmp(cs->changes[i].facility, st->facility) != 0)
-			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu is for facility \"%s\", not this agent's \"%s\"", i,
+			return kr_fail(err, KR_ERR_FORBIDDEN, "change %zu of the set is for facility \"%s\", not this agent's \"%s\"", i + 1,
 				       cs->changes[i].facility, st->facility);
 
 	kr_buf_init(&scratch, 0);

@@ -158,6 +158,16 @@ kr_status kr_store_meta_set_u64(struct kr_store *st, const char *key, uint64_t v
 	return meta_set(st, key, text, err);
 }
 
+kr_status kr_store_meta_text(struct kr_store *st, const char *key, char *out, size_t n)
+{
+	return meta_get(st, key, out, n);
+}
+
+kr_status kr_store_meta_set_text(struct kr_store *st, const char *key, const char *value, struct kr_error *err)
+{
+	return meta_set(st, key, value, err);
+}
+
 kr_status kr_store_save_clock(struct kr_store *st, struct kr_error *err)
 {
 	kr_status s = kr_store_meta_set_u64(st, "hlc", st->hlc, err);
@@ -388,6 +398,12 @@ kr_status kr_store_create(const char *path, enum kr_role role, const char *node,
 			       facility ? facility : "");
 	if (stat(path, &sb) == 0)
 		return kr_fail(err, KR_ERR_IO, "%s already exists; refusing to overwrite a store", path);
+	/* The store holds personal information: readable by its owner only (SQLite gives its -wal and -shm
+	 * files the same mode). No SQLite connection exists yet, so opening the file here drops no lock. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kr_fail(err, KR_ERR_IO, "cannot create the store %s: %s", path, strerror(errno));
+	close(fd);
 	s = store_open(path, true, &st, err);
 	if (s) {
 		unlink_store(path);
