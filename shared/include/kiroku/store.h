@@ -55,6 +55,10 @@ void kr_store_rollback(struct kr_store *st);
 /* meta values (see schema/migrations/0001_initial.sql). */
 uint64_t kr_store_meta_u64(struct kr_store *st, const char *key);
 kr_status kr_store_meta_set_u64(struct kr_store *st, const char *key, uint64_t v, struct kr_error *err);
+/* Text meta values: copies the value of key into out (at most n-1 bytes, NUL-terminated); KR_ERR_NOT_FOUND
+ * (out "") when there is none. The setter writes in its own transaction unless one is open. */
+kr_status kr_store_meta_text(struct kr_store *st, const char *key, char *out, size_t n);
+kr_status kr_store_meta_set_text(struct kr_store *st, const char *key, const char *value, struct kr_error *err);
 
 /* ---- Local writes: staff at a facility (agent), or the operator at the hub ---- */
 
