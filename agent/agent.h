@@ -66,5 +66,22 @@ int agent_cmd_backup(struct agent *a);
 /* Commands (cmd_sync.c). */
 int agent_cmd_sync(struct agent *a);
 int agent_cmd_run(struct agent *a);
+/* Commands (cmd_web.c): the local web form for staff. */
+struct web;
+int agent_cmd_web(struct agent *a);
+/* Starts the form on web_port for this agent's store; sync_interval (0: none) and sync_now (may be NULL)
+ * tell it about the daemon serving it. On error nothing runs and err says why (a port in use, ...). */
+kr_status agent_web_start(struct agent *a, long long sync_interval, void (*sync_now)(void *ctx), void *ctx,
+                          struct web **out, struct kr_error *err);
+
+/* Commands (cmd_enroll.c): enrolment with a token, certificate renewal. */
+int agent_cmd_enroll(struct agent *a);
+int agent_cmd_renew(struct agent *a);
+/* The hub's URL: hub_url when configured, else the one enrolment stored, else the default. Returns buf. */
+const char *agent_hub_url(struct agent *a, char *buf, size_t n);
+/* Completes (or discards) a key and certificate replacement that was cut short. */
+kr_status agent_finish_pending(struct agent *a, struct kr_error *err);
+/* Renews this node's certificate over mutual TLS (only when less than 30 days are left, if only_if_due). */
+kr_status agent_renew(struct agent *a, bool only_if_due, bool *renewed, struct kr_error *err);
 
 #endif

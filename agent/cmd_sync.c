@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,12 @@
 
 #include "agent.h"
 #include "kiroku/client.h"
+#include "kiroku/keyfile.h"
 #include "kiroku/sync.h"
+#include "web.h"
 
 static volatile sig_atomic_t stop_requested;
+static atomic_int sync_requested; /* the web form's "sync now" (another thread) */
 static void on_stop(int sig) { (void)sig; stop_requested = 1; }
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -36,8 +40,9 @@ static void log_line(const char *fmt, ...)
 
 static kr_status make_client(struct agent *a, struct kr_client **out, struct kr_error *err)
 {
+	static char url[1024];
 	struct kr_client_config cc = {
-		.base_url = kr_config_get(&a->cfg, "hub_url"),
+		.base_url = agent_hub_url(a, url, sizeof url),
 		.ca_file = kr_config_get(&a->cfg, "ca_file"),
 		.cert_file = kr_config_get(&a->cfg, "cert_file"),
 		.key_file = kr_config_get(&a->cfg, "key_file"),
@@ -45,6 +50,23 @@ static kr_status make_client(struct agent *a, struct kr_client **out, struct kr_
 		.timeout_ms = kr_config_get_int(&a->cfg, "timeout") * 1000,
 	};
 	return kr_client_new(&cc, out, err);
+}
+
+/* Before talking to the hub: the data directory must be private, a certificate swap cut short is finished,
+ * and a certificate with less than 30 days left is renewed (a failed renewal is only reported: the old
+ * certificate still works). *renewed says whether the certificate changed. */
+static kr_status prepare(struct agent *a, bool *renewed, struct kr_error *err)
+{
+	struct kr_error why = {0};
+	kr_status s;
+
+	*renewed = false;
+	if ((s = kr_datadir_check(kr_config_get(&a->cfg, "data_dir"), err)) || (s = agent_finish_pending(a, err)))
+		return s;
+	if (agent_renew(a, true, renewed, &why))
+		fprintf(stderr, "%s: renewing the certificate failed (the current one is used): %s\n", AGENT_PROG,
+		        why.msg);
+	return KR_OK;
 }
 
 /* A progress bar on a terminal when the backlog is large. */
@@ -65,6 +87,19 @@ static void show_progress(void *ctx, const struct kr_sync_progress *p)
 	fflush(stderr);
 }
 
+/* Records the outcome of a sync attempt in the store's meta, for the web form's "hub reachable" state:
+ * last_attempt_ms, last_attempt_error ("" after a success) and last_attempt_reached (1 when the hub answered
+ * over HTTP, even with a refusal). A failure to write them is ignored: they are only shown. */
+static void note_attempt(struct agent *a, kr_status s, const struct kr_error *err, bool reached)
+{
+	struct kr_error ignored;
+	const char *why = s ? (err->msg[0] ? err->msg : kr_status_name(s)) : "";
+
+	if (kr_store_meta_set_u64(a->st, "last_attempt_ms", kr_now_ms(), &ignored) == KR_OK &&
+	    kr_store_meta_set_u64(a->st, "last_attempt_reached", reached, &ignored) == KR_OK)
+		kr_store_meta_set_text(a->st, "last_attempt_error", why, &ignored);
+}
+
 static kr_status sync_once(struct agent *a, struct kr_client *c, struct kr_sync_result *res, struct kr_error *err)
 {
 	struct kr_store_status s;
@@ -76,7 +111,14 @@ static kr_status sync_once(struct agent *a, struct kr_client *c, struct kr_sync_
 	st = kr_sync_run(a->st, c, 0, show_progress, &pr, res, err);
 	if (pr.tty && pr.total >= 2000)
 		fputc('\n', stderr);
+	note_attempt(a, st, err, res->http_status != 0);
 	return st;
+}
+
+static void request_sync(void *ctx)
+{
+	(void)ctx;
+	atomic_store(&sync_requested, 1);
 }
 
 int agent_cmd_sync(struct agent *a)
@@ -84,9 +126,11 @@ int agent_cmd_sync(struct agent *a)
 	struct kr_client *c = NULL;
 	struct kr_sync_result res;
 	struct kr_error err = {0};
+	char url[1024];
+	bool renewed;
 	kr_status s;
 
-	if ((s = make_client(a, &c, &err)))
+	if ((s = prepare(a, &renewed, &err)) || (s = make_client(a, &c, &err)))
 		return agent_fail(&err);
 	s = sync_once(a, c, &res, &err);
 	kr_client_free(c);
@@ -96,7 +140,7 @@ int agent_cmd_sync(struct agent *a)
 		return agent_fail(&err);
 	}
 	printf("synced with %s: sent %" PRIu64 ", received %" PRIu64 " (%u requests); outbox %s\n",
-	       kr_config_get(&a->cfg, "hub_url"), res.sent, res.received, res.round_trips,
+	       agent_hub_url(a, url, sizeof url), res.sent, res.received, res.round_trips,
 	       res.outbox_left ? "not empty" : "empty");
 	return KR_EXIT_OK;
 }
@@ -120,6 +164,10 @@ static void sleep_until(double deadline_s, uint64_t *seen_seq, struct agent *a, 
 			return;
 		struct timespec step = {0, 250 * 1000000L};
 		nanosleep(&step, NULL);
+		if (atomic_exchange(&sync_requested, 0)) {
+			*woken = true;
+			return;
+		}
 		uint64_t seq = kr_store_meta_u64(a->st, "last_seq");
 		if (seq != *seen_seq) {
 			*seen_seq = seq;
@@ -141,15 +189,26 @@ int agent_cmd_run(struct agent *a)
 	double backoff = 0;
 	unsigned failures = 0;
 	uint64_t seen_seq = kr_store_meta_u64(a->st, "last_seq");
+	char url[1024];
 
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (kr_store_check(a->st, &err) || make_client(a, &c, &err))
+	bool renewed;
+
+	if (kr_store_check(a->st, &err) || prepare(a, &renewed, &err) || make_client(a, &c, &err))
 		return agent_fail(&err);
+	/* The staff's web form beside the syncs. A port in use stops the form, not the syncs. */
+	struct web *web = NULL;
+	if (kr_config_get_int(&a->cfg, "web_port") > 0) {
+		if (agent_web_start(a, interval, request_sync, NULL, &web, &err))
+			log_line("the web form is not served: %s", err.msg);
+		else
+			log_line("web form for staff: http://127.0.0.1:%u/", web_port(web));
+	}
 	log_line("started: node %s of facility %s, hub %s, every %llds", kr_store_node(a->st), kr_store_facility(a->st),
-		 kr_config_get(&a->cfg, "hub_url"), interval);
+		 agent_hub_url(a, url, sizeof url), interval);
 	while (!stop_requested) {
 		struct kr_sync_result res;
 		struct timespec now;
@@ -157,6 +216,14 @@ int agent_cmd_run(struct agent *a)
 		bool woken;
 
 		memset(&err, 0, sizeof err);
+		/* A renewed certificate needs a new connection (and curl re-reads the files for it). */
+		if (prepare(a, &renewed, &err) == KR_OK && renewed) {
+			struct kr_client *fresh = NULL;
+			if (make_client(a, &fresh, &err) == KR_OK) {
+				kr_client_free(c);
+				c = fresh;
+			}
+		}
 		if (sync_once(a, c, &res, &err) == KR_OK) {
 			if (failures)
 				log_line("hub reachable again after %u failed attempts", failures);
@@ -180,6 +247,7 @@ int agent_cmd_run(struct agent *a)
 			log_line("new local records: syncing now");
 	}
 	log_line("stopping");
+	web_free(web);
 	kr_client_free(c);
 	return KR_EXIT_OK;
 }

@@ -106,8 +106,32 @@ static const struct agent_cmd commands[] = {
      "Run as a daemon: sync on an interval, soon after new records, with back-off while the hub is away.",
      "Syncs every sync_interval seconds, a couple of seconds after new local records, and after a failure\n"
      "retries with exponential back-off (5 s doubling up to sync_interval) and jitter. Logs one line per\n"
-     "outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs.",
+     "outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs. Unless web_port is 0, it also\n"
+     "serves the staff's web form on http://127.0.0.1:WEB_PORT/ (see 'kiroku-agent help web').",
      "kiroku-agent run --config /etc/kiroku/agent.conf"},
+    {"web", agent_cmd_web, true, 0, 0, opts_none, "web [--web-port PORT]",
+     "Serve the staff's web form on this PC only (http://127.0.0.1:PORT/), without syncing.",
+     "Teachers and office staff open the address in this PC's browser to see the facility's records, the\n"
+     "sync state and city hall's review, and to record incidents, ledger entries, training and the\n"
+     "self-inspection in forms made from the catalogue (Japanese by default, English selectable). It works\n"
+     "with no network. Only 127.0.0.1 is listened on; requests naming another host, and changes without the\n"
+     "page's session token or from another site, are refused. The first line on stdout is the address;\n"
+     "--web-port 0 takes any free port. 'kiroku-agent run' serves the same form beside its syncs.",
+     "kiroku-agent web --web-port 8765"},
+    {"enroll", agent_cmd_enroll, false, 1, 1, opts_none, "enroll TOKEN [--node NODE] [--hub-url URL]",
+     "Enrol this computer with the hub: make a key here, get a certificate for the token's facility.",
+     "TOKEN comes from the hub's operator (kiroku-hub enroll-token). The key (key_file, mode 0600) is made on\n"
+     "this computer and never leaves it; only a certificate request is sent. The hub is trusted only if its\n"
+     "CA has the fingerprint the token carries; its CA certificate is kept as ca_file. The node id is the\n"
+     "store's, else --node, else this computer's name; the facility is the token's. Creates the store when\n"
+     "there is none. Exit 4 when the hub refuses (token used or expired, node id taken), 5 when it cannot be\n"
+     "reached or is not the hub the token names.",
+     "kiroku-agent enroll KR1.gqFodHRwczovL2h1Yi5jaXR5LmV4YW1wbGU6ODQ0Mw..."},
+    {"renew", agent_cmd_renew, true, 0, 0, opts_none, "renew",
+     "Renew this node's certificate now, over the existing mutual-TLS connection (a new key, made here).",
+     "sync and run do this by themselves when less than 30 days are left. An expired certificate cannot be\n"
+     "renewed: enrol again with a new token.",
+     "kiroku-agent renew"},
     {"backup", agent_cmd_backup, true, 1, 1, opts_none, "backup FILE",
      "Write a consistent copy of this agent's store to FILE, and verify it.",
      "Uses SQLite's online backup (the daemon may keep running), then PRAGMA integrity_check on the copy.\n"

@@ -18,3 +18,15 @@ if(KIROKU_SANITIZE)
   target_compile_options(kiroku_build_flags INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(kiroku_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
+# The libFuzzer build (tests/fuzz, scripts/ci-fuzz.sh): everything gets libFuzzer's coverage instrumentation
+# without its main() (fuzzer-no-link), ASan and UBSan; the fuzz programs add -fsanitize=fuzzer when linked.
+if(KIROKU_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "KIROKU_FUZZ needs clang (libFuzzer): configure with CC=clang")
+  endif()
+  target_compile_options(kiroku_build_flags INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+    -Wno-unknown-warning-option # clang lacks some of GCC's -Wno-* above
+  )
+  target_link_options(kiroku_build_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -20,6 +20,7 @@
 #include "kiroku/httpd.h"
 #include "kiroku/sync.h"
 #include "kiroku/tls.h"
+#include "trust_serve.h"
 
 /* ---- metrics (Prometheus text format) ---- */
 
@@ -42,6 +43,7 @@ struct serve {
 	pthread_key_t store_key;
 	struct metrics m;
 	unsigned sleep_after_commit_ms; /* test hook */
+	struct hub_trust trust; /* trust_serve.c: who may connect, enrolment, revocation */
 };
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -123,6 +125,7 @@ static void serve_sync(struct serve *sv, const struct kr_http_request *req, stru
 		return;
 	}
 	kr_sync_serve(st, req->peer_node, req->peer_facility, req->body, req->body_len, &hooks, &resp->body, &ans);
+	hub_trust_after_sync(&sv->trust, req, ans.status);
 	resp->status = ans.status;
 	if (ans.status == 200) {
 		snprintf(resp->content_type, sizeof resp->content_type, "%s", KR_SYNC_CONTENT_TYPE);
@@ -209,6 +212,11 @@ static void handle(void *ctx, const struct kr_http_request *req, struct kr_http_
 {
 	struct serve *sv = ctx;
 
+	/* Clients without a certificate, revoked peers, /v1/enroll, /v1/renew, /v1/ca. */
+	if (hub_trust_handle(&sv->trust, req, resp)) {
+		count_status(&sv->m, resp->status);
+		return;
+	}
 	if (strcmp(req->path, KR_SYNC_PATH) == 0) {
 		serve_sync(sv, req, resp);
 	} else if (strcmp(req->path, "/v1/health") == 0) {
@@ -267,6 +275,10 @@ int hub_cmd_serve(struct hub *h)
 	if (kr_store_check(h->st, &err))
 		return hub_fail(&err);
 	pthread_mutex_init(&sv.write_lock, NULL);
+	if (hub_trust_init(&sv.trust, h, sv.store_path, &sv.write_lock, &err)) {
+		pthread_mutex_destroy(&sv.write_lock);
+		return hub_fail(&err);
+	}
 	pthread_key_create(&sv.store_key, close_thread_store);
 
 	hc.host = host;
@@ -278,8 +290,11 @@ int hub_cmd_serve(struct hub *h)
 	hc.write_timeout_ms = (int)kr_config_get_int(&h->cfg, "timeout") * 1000;
 	hc.handler = handle;
 	hc.handler_ctx = &sv;
+	hc.peer_check = hub_trust_peer_check;
+	hc.peer_check_ctx = &sv.trust;
 	if (kr_httpd_start(&hc, &srv, &err)) {
 		kr_error_prefix(&err, "cannot serve on %s", kr_config_get(&h->cfg, "listen"));
+		hub_trust_release(&sv.trust);
 		return hub_fail(&err);
 	}
 	sa.sa_handler = on_stop;
@@ -296,6 +311,7 @@ int hub_cmd_serve(struct hub *h)
 	while (!stop_requested) {
 		struct timespec ts = {0, 100 * 1000000L};
 		nanosleep(&ts, NULL);
+		hub_trust_tick(&sv.trust, srv); /* revocations: close the revoked nodes' connections */
 		if (reload_requested) {
 			reload_requested = 0;
 			/* Nothing is cached that a reload would refresh yet: the node list and the catalogue are
@@ -306,6 +322,7 @@ int hub_cmd_serve(struct hub *h)
 	log_line("stopping: finishing requests in flight");
 	hub_notify_stopping();
 	kr_httpd_free(srv);
+	hub_trust_release(&sv.trust);
 	pthread_key_delete(sv.store_key);
 	pthread_mutex_destroy(&sv.write_lock);
 	log_line("stopped");
@@ -391,6 +408,7 @@ int hub_cmd_cert_issue(struct hub *h)
 	snprintf(crt, sizeof crt, "%s/%s.crt", out, h->node_opt);
 	if (kr_cert_issue(dir, key, crt, &req, &err))
 		return hub_fail(&err);
+	hub_audit_cert_issue(h, crt);
 	printf("certificate for node %s of facility %s:\n  %s\n  %s (mode 0600: move it to the agent's data directory)\n"
 	       "  with the hub's CA: %s/ca.crt\n",
 	       h->node_opt, h->facility, crt, key, dir);

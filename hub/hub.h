@@ -30,6 +30,9 @@ struct hub {
 	const char *severity, *ppc, *today, *state, *comment, *keep, *value;
 	const char *period, *out_dir, *facilities, *year, *seed, *incidents_n, *others_n;
 	bool open, overdue, no_pseudonymise;
+	/* trust commands (cmd_trust.c) */
+	const char *token_name, *expires, *qr_png, *reason, *anchor;
+	bool qr;
 	bool pdf; /* report: also review.pdf */
 	/* operands */
 	char **args;
@@ -82,5 +85,15 @@ int hub_cmd_demo_data(struct hub *h);
 int hub_cmd_serve(struct hub *h);
 int hub_cmd_ca_init(struct hub *h);
 int hub_cmd_cert_issue(struct hub *h);
+
+/* cmd_trust.c: enrolment tokens, the node list and revocation, the audit log. */
+int hub_cmd_enroll_token(struct hub *h);
+int hub_cmd_node_list(struct hub *h);
+int hub_cmd_node_revoke(struct hub *h);
+int hub_cmd_audit_verify(struct hub *h);
+int hub_cmd_audit_list(struct hub *h);
+/* Appends "cert.issue" (a certificate issued by hand, without a token) to the audit log, when the store exists;
+ * otherwise warns. Can't fail the command: the certificate is already written. */
+void hub_audit_cert_issue(struct hub *h, const char *crt_path);
 
 #endif

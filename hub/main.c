@@ -39,6 +39,12 @@ enum {
 	OPT_SEED,
 	OPT_INCIDENTS,
 	OPT_OTHERS,
+	OPT_TOKEN_NAME,
+	OPT_EXPIRES,
+	OPT_QR,
+	OPT_QR_PNG,
+	OPT_REASON,
+	OPT_ANCHOR,
 	OPT_VERSION,
 };
 
@@ -81,6 +87,12 @@ static const struct cmd_option {
     {{"seed", required_argument, NULL, OPT_SEED}, "S", "seed of the generator (default 1)"},
     {{"incidents", required_argument, NULL, OPT_INCIDENTS}, "N", "incidents in all (default: a realistic number)"},
     {{"others", required_argument, NULL, OPT_OTHERS}, "N", "records of the other kinds in all (default: realistic)"},
+    {{"name", required_argument, NULL, OPT_TOKEN_NAME}, "NAME", "the facility's name, e.g. 光が丘小学校"},
+    {{"expires", required_argument, NULL, OPT_EXPIRES}, "DURATION", "how long the token is valid: 30m, 72h, 7d (default 72h, at most 30d)"},
+    {{"qr", no_argument, NULL, OPT_QR}, NULL, "also draw the token as a QR code on the terminal"},
+    {{"qr-png", required_argument, NULL, OPT_QR_PNG}, "FILE", "also write the token as a QR code PNG (mode 0600)"},
+    {{"reason", required_argument, NULL, OPT_REASON}, "TEXT", "why (kept in the node list and the audit log)"},
+    {{"anchor", required_argument, NULL, OPT_ANCHOR}, "ID:HASH", "an anchor printed by an earlier 'audit verify'"},
 };
 
 #define NCMD_OPTIONS (sizeof cmd_options / sizeof cmd_options[0])
@@ -98,6 +110,10 @@ static const char *const opts_review[] = {"state", "comment", NULL};
 static const char *const opts_resolve[] = {"keep", "value", NULL};
 static const char *const opts_report[] = {"period", "out", "no-pseudonymise", "today", "pdf", NULL};
 static const char *const opts_demo[] = {"facilities", "year", "seed", "incidents", "others", NULL};
+static const char *const opts_token[] = {"facility", "name", "expires", "qr", "qr-png", NULL};
+static const char *const opts_node_list[] = {"format", NULL};
+static const char *const opts_revoke[] = {"reason", NULL};
+static const char *const opts_audit[] = {"anchor", NULL};
 
 /* The commands. To add one: a row here and its function (declared in hub.h). */
 static const struct hub_cmd commands[] = {
@@ -205,6 +221,35 @@ static const struct hub_cmd commands[] = {
      "readable by its owner only. To restore: stop the hub, replace DATA_DIR/hub.db (and remove hub.db-wal and\n"
      "hub.db-shm) with the copy, start the hub. Agents then send again what the restored hub is missing.",
      "kiroku-hub backup /var/backups/kiroku/hub-$(date +%F).db"},
+    {"enroll-token", hub_cmd_enroll_token, true, 0, 0, opts_token,
+     "enroll-token --facility FACILITY [--name NAME] [--expires DURATION] [--qr] [--qr-png FILE]",
+     "Issue a one-time enrolment token for a new PC of a facility (printed alone on stdout).",
+     "The token carries the hub's URL (hub_url, else https://HOST:PORT of --listen), the SHA-256 fingerprint of\n"
+     "the hub's CA, a 192-bit secret, the facility and the expiry. On the PC, 'kiroku-agent enroll TOKEN' makes\n"
+     "a key there, trusts only the hub whose CA has that fingerprint, and gets a certificate for the facility.\n"
+     "The hub keeps only the secret's SHA-256; the token enrols one node, once, before it expires. While a token\n"
+     "is open a running hub accepts TLS connections without a client certificate, for /v1/ca and /v1/enroll only.",
+     "kiroku-hub enroll-token --facility school-12 --name \"光が丘小学校\" --expires 72h --qr"},
+    {"node list", hub_cmd_node_list, true, 0, 0, opts_node_list, "node list [--format table|tsv]",
+     "List every node: facility, certificate serial and expiry, last seen, clock skew, outbox, revoked or not.",
+     "OUTBOX is the number of changes the node said were still waiting to be sent at its last sync (? if it never\n"
+     "said). SKEW is how far the node's clock ran ahead of the hub's at its last change-set. tsv columns: node\n"
+     "facility facility_name serial cert_not_after(Unix s) enrolled_ms last_seen_ms skew_ms outbox state\n"
+     "revoked_ms reason.",
+     "kiroku-hub node list"},
+    {"node revoke", hub_cmd_node_revoke, true, 1, 1, opts_revoke, "node revoke NODE [--reason TEXT]",
+     "Revoke a node (a lost or stolen PC): refused from its next TLS handshake, its open connections closed.",
+     "Marks the node and all its certificates revoked and writes the audit log. A running hub sees it within a\n"
+     "second, without a restart. The node's records stay. A replacement PC enrols with a new token and node id.",
+     "kiroku-hub node revoke school-12-pc1 --reason \"stolen 2026-11-20\""},
+    {"audit verify", hub_cmd_audit_verify, true, 0, 0, opts_audit, "audit verify [--anchor ID:HASH]",
+     "Check the audit log's hash chain; name the first entry that was changed or removed (exit 4).",
+     "Each entry holds the SHA-256 of the one before it. Prints the anchor (newest entry's id and hash): keep it\n"
+     "elsewhere, and give it back with --anchor later to detect a log rewritten from scratch.",
+     "kiroku-hub audit verify"},
+    {"audit list", hub_cmd_audit_list, true, 0, 0, opts_none, "audit list",
+     "Print the audit log, oldest first: id, time (UTC), actor, action, detail, hash (tab-separated).", NULL,
+     "kiroku-hub audit list"},
     {"dump", hub_cmd_dump, true, 0, 0, opts_dump, "dump [--facility F]",
      "Print a canonical dump of the merged records (every field with its value and version), for comparing replicas.",
      NULL, "kiroku-hub dump --facility school-12"},
@@ -468,6 +513,24 @@ static enum parse_result parse_options(struct hub *h, const struct hub_cmd *c, i
 			break;
 		case OPT_OTHERS:
 			h->others_n = optarg;
+			break;
+		case OPT_TOKEN_NAME:
+			h->token_name = optarg;
+			break;
+		case OPT_EXPIRES:
+			h->expires = optarg;
+			break;
+		case OPT_QR:
+			h->qr = true;
+			break;
+		case OPT_QR_PNG:
+			h->qr_png = optarg;
+			break;
+		case OPT_REASON:
+			h->reason = optarg;
+			break;
+		case OPT_ANCHOR:
+			h->anchor = optarg;
 			break;
 		case OPT_FORMAT:
 			h->format = optarg;

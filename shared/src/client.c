@@ -12,6 +12,9 @@
 
 #include <curl/curl.h>
 
+#include "kiroku/keyfile.h"
+#include "kiroku/tls.h"
+
 #define URL_MAX 2048
 
 struct kr_client {
@@ -20,6 +23,7 @@ struct kr_client {
 	char ca_file[1024];
 	char cert_file[1024]; /* "" if none */
 	char errbuf[CURL_ERROR_SIZE];
+	char extra_header[256]; /* "Name: value" sent with every request, "" for none */
 	unsigned long connections;
 	/* the transfer in progress */
 	struct kr_buf *response;
@@ -86,6 +90,9 @@ kr_status kr_client_new(const struct kr_client_config *cfg, struct kr_client **o
 	    (cfg->cert_file && (st = check_readable("client certificate", cfg->cert_file, err))) ||
 	    (cfg->key_file && (st = check_readable("client key", cfg->key_file, err))))
 		return st;
+	/* A private key others can read is refused, whoever would use it. */
+	if (cfg->key_file && (st = kr_keyfile_check(cfg->key_file, err)))
+		return st == KR_ERR_NOT_FOUND ? KR_ERR_CONFIG : st;
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return kr_fail(err, KR_ERR_NOMEM, "out of memory setting up the hub client");
@@ -259,6 +266,13 @@ static kr_status perform(struct kr_client *c, bool post, const char *path, const
 		return kr_fail(err, KR_ERR_NOMEM, "out of memory building a request");
 	}
 	headers = next;
+	if (c->extra_header[0]) {
+		if (!(next = curl_slist_append(headers, c->extra_header))) {
+			curl_slist_free_all(headers);
+			return kr_fail(err, KR_ERR_NOMEM, "out of memory building a request");
+		}
+		headers = next;
+	}
 	c->errbuf[0] = 0;
 	c->response = response;
 	c->write_status = KR_OK;
@@ -302,6 +316,115 @@ kr_status kr_client_get(struct kr_client *c, const char *path, size_t max_respon
                         struct kr_buf *response, struct kr_error *err)
 {
 	return perform(c, false, path, NULL, NULL, 0, max_response, status, response, err);
+}
+
+kr_status kr_client_set_header(struct kr_client *c, const char *name, const char *value)
+{
+	int n;
+
+	if (!name) {
+		c->extra_header[0] = 0;
+		return KR_OK;
+	}
+	if (strpbrk(name, "\r\n: ") || !*name || !value || strpbrk(value, "\r\n"))
+		return KR_ERR_INVALID;
+	n = snprintf(c->extra_header, sizeof c->extra_header, "%s: %s", name, value);
+	if (n < 0 || (size_t)n >= sizeof c->extra_header) {
+		c->extra_header[0] = 0;
+		return KR_ERR_TOO_BIG;
+	}
+	return KR_OK;
+}
+
+static size_t on_ca_data(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	return kr_buf_append(ctx, p, size * nmemb) ? 0 : size * nmemb;
+}
+
+kr_status kr_client_fetch_ca(const char *base_url, const uint8_t expected_sha256[32], long timeout_ms,
+                             struct kr_buf *ca_pem, struct kr_error *err)
+{
+	char url[URL_MAX], errbuf[CURL_ERROR_SIZE] = "", want[65], have[65];
+	struct kr_cert_info info;
+	struct kr_buf body;
+	long code = 0;
+	CURLcode rc = CURLE_OK;
+	CURL *h;
+	size_t n;
+	int w;
+
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return kr_fail(err, KR_ERR_INTERNAL, "initialising libcurl failed: %s", curl_easy_strerror(global_rc));
+	if (!base_url || strncasecmp(base_url, "https://", 8) != 0)
+		return kr_fail(err, KR_ERR_CONFIG, "the hub URL \"%s\" must start with https://", base_url ? base_url : "");
+	n = strlen(base_url);
+	while (n > 8 && base_url[n - 1] == '/')
+		n--;
+	w = snprintf(url, sizeof url, "%.*s/v1/ca", (int)n, base_url);
+	if (w < 0 || (size_t)w >= sizeof url)
+		return kr_fail(err, KR_ERR_CONFIG, "the hub URL is too long");
+	if (!(h = curl_easy_init()))
+		return kr_fail(err, KR_ERR_NOMEM, "creating a libcurl handle failed");
+	kr_buf_init(&body, 16384);
+#define SET(opt, val)                                                                                                  \
+	do {                                                                                                           \
+		if (rc == CURLE_OK)                                                                                    \
+			rc = curl_easy_setopt(h, opt, val);                                                            \
+	} while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* Not verified on purpose: nothing is sent but this GET, and what comes back is trusted only if its
+	 * SHA-256 is the one the enrolment token pins (checked below). */
+	SET(CURLOPT_SSL_VERIFYPEER, 0L);
+	SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 30000L);
+	SET(CURLOPT_USERAGENT, "kiroku/" KR_VERSION);
+	SET(CURLOPT_WRITEFUNCTION, on_ca_data);
+	SET(CURLOPT_WRITEDATA, &body);
+#undef SET
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		kr_status code_st = rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ? KR_ERR_TLS : KR_ERR_NETWORK;
+		kr_buf_release(&body);
+		return kr_fail(err, code_st, "GET %s failed: curl %d (%s)", url, (int)rc,
+		               errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	if (code != 200) {
+		kr_buf_release(&body);
+		return kr_fail(err, code == 429 ? KR_ERR_BUSY : KR_ERR_NETWORK, "GET %s answered HTTP %ld", url, code);
+	}
+	if (kr_cert_info_mem(body.data, body.len, &info, err)) {
+		kr_buf_release(&body);
+		kr_error_prefix(err, "the CA certificate from %s", url);
+		return KR_ERR_TLS;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 2 * i, 3, "%02x", expected_sha256[i]);
+	snprintf(have, sizeof have, "%s", info.fingerprint);
+	if (strcmp(want, have) != 0 || !info.is_ca) {
+		kr_buf_release(&body);
+		return kr_fail(err, KR_ERR_TLS,
+		               "the hub at %.*s presented a CA whose SHA-256 fingerprint is %s, but the enrolment token "
+		               "pins %s: the token is for another hub, or the connection is being intercepted; nothing "
+		               "was sent",
+		               (int)n, base_url, have, want);
+	}
+	if (kr_buf_append(ca_pem, body.data, body.len)) {
+		kr_buf_release(&body);
+		return kr_fail(err, KR_ERR_NOMEM, "out of memory keeping the CA certificate");
+	}
+	kr_buf_release(&body);
+	return KR_OK;
 }
 
 unsigned long kr_client_connections(const struct kr_client *c)

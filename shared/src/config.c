@@ -30,8 +30,8 @@ static const struct kr_config_option options[] = {
      "this node's id (1 to 64 of a-z 0-9 . _ -); an agent's is fixed by init"},
     {"facility", KR_PROG_AGENT, "facility", "ID", KR_CFG_TEXT, "", NULL, check_id, 0, 0, false,
      "the facility this agent records for; fixed by init"},
-    {"hub_url", KR_PROG_AGENT, "hub-url", "URL", KR_CFG_TEXT, "https://127.0.0.1:8443", NULL, check_url, 0, 0, false,
-     "the hub's address (https://HOST[:PORT])"},
+    {"hub_url", BOTH, "hub-url", "URL", KR_CFG_TEXT, "https://127.0.0.1:8443", NULL, check_url, 0, 0, false,
+     "the hub's address (https://HOST[:PORT]); at the hub, the one written into enrolment tokens"},
     {"listen", KR_PROG_HUB, "listen", "HOST:PORT", KR_CFG_TEXT, "127.0.0.1:8443", NULL, check_hostport, 0, 0, false,
      "address and port the hub listens on"},
     {"ca_file", BOTH, "ca-file", "FILE", KR_CFG_TEXT, "hub-ca.crt", "ca.crt", check_path, 0, 0, true,
@@ -49,6 +49,8 @@ static const struct kr_config_option options[] = {
     {"threads", KR_PROG_HUB, "threads", "N", KR_CFG_INTEGER, "8", NULL, NULL, 1, 256, false,
      "connection threads of the hub"},
     {"lang", BOTH, "lang", "ja|en", KR_CFG_TEXT, "ja", NULL, check_lang, 0, 0, false, "language of labels in output"},
+    {"web_port", KR_PROG_AGENT, "web-port", "PORT", KR_CFG_INTEGER, "8765", NULL, NULL, 0, 65535, false,
+     "port of the staff's web form on 127.0.0.1 (served by run and web); 0: run serves none, web takes a free port"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

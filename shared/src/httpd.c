@@ -57,6 +57,8 @@ struct kr_httpd {
 	bool acceptor_started, rejecter_started;
 
 	atomic_ullong accepted, established, handshakes_failed, requests, refused_requests, timeouts, rejected_busy;
+
+	struct session *live; /* established TLS sessions with a client certificate, under lock (close_peer) */
 };
 
 /* One line to stderr: "2024-05-01T09:30:00Z kiroku httpd: ...". */
@@ -236,6 +238,10 @@ struct session {
 	struct kr_httpd *srv;
 	struct kr_tls_conn *conn;
 	struct kr_cert_info peer;
+	bool peer_verified;
+	struct session *live_prev, *live_next; /* in srv->live, under srv->lock */
+	atomic_bool kill;                      /* kr_httpd_close_peer: end this connection */
+	char kill_reason[160];                 /* set before kill, under srv->lock */
 	http_parser parser;
 
 	/* per message, reset in on_message_begin */
@@ -384,6 +390,9 @@ static int on_headers_complete(http_parser *p)
 	if (length > cfg->max_body)
 		return refuse(s, 413, "the body of %llu bytes is larger than the %zu bytes accepted",
 		              (unsigned long long)length, cfg->max_body);
+	if (s->srv->tls && !s->peer_verified && length > cfg->max_body_unverified)
+		return refuse(s, 413, "the body of %llu bytes is larger than the %zu bytes accepted without a client "
+		              "certificate", (unsigned long long)length, cfg->max_body_unverified);
 	expect = session_header(s, "Expect");
 	if (expect && strcasecmp(expect, "100-continue") != 0)
 		return refuse(s, 417, "Expect: %s is not supported", expect);
@@ -500,6 +509,8 @@ static bool build_request(struct session *s, struct kr_http_request *req)
 	req->peer_facility = s->peer.ou;
 	req->peer_serial = s->peer.serial;
 	req->peer_addr = kr_tls_conn_addr(s->conn);
+	req->peer_verified = s->peer_verified;
+	req->peer = s->peer_verified ? &s->peer : NULL;
 	return true;
 }
 
@@ -574,7 +585,7 @@ static bool wait_request(struct session *s, int timeout_ms, bool *timed_out)
 	for (;;) {
 		int64_t left = deadline - mono_ms();
 		int r;
-		if (atomic_load(&s->srv->stopping))
+		if (atomic_load(&s->srv->stopping) || atomic_load(&s->kill))
 			return false;
 		if (left <= 0) {
 			*timed_out = true;
@@ -659,6 +670,8 @@ static void serve(struct session *s)
 			answer_refusal(s);
 			return;
 		}
+		if (atomic_load(&s->kill))
+			return; /* the peer was cut off (kr_httpd_close_peer) while this request came in */
 		served++;
 		if (!handle(s, served < cfg->max_requests_per_conn))
 			return;
@@ -672,6 +685,46 @@ static void session_release(struct session *s)
 	kr_buf_release(&s->url);
 	kr_buf_release(&s->hdr);
 	kr_buf_release(&s->body);
+}
+
+static void live_add(struct kr_httpd *srv, struct session *s)
+{
+	pthread_mutex_lock(&srv->lock);
+	s->live_prev = NULL;
+	s->live_next = srv->live;
+	if (srv->live)
+		srv->live->live_prev = s;
+	srv->live = s;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static void live_remove(struct kr_httpd *srv, struct session *s)
+{
+	pthread_mutex_lock(&srv->lock);
+	if (s->live_prev)
+		s->live_prev->live_next = s->live_next;
+	else
+		srv->live = s->live_next;
+	if (s->live_next)
+		s->live_next->live_prev = s->live_prev;
+	s->live_prev = s->live_next = NULL;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+unsigned kr_httpd_close_peer(struct kr_httpd *srv, const char *node, const char *reason)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	for (struct session *s = srv->live; s; s = s->live_next) {
+		if (strcmp(s->peer.cn, node) != 0 || atomic_load(&s->kill))
+			continue;
+		snprintf(s->kill_reason, sizeof s->kill_reason, "%s", reason ? reason : "closed by the server");
+		atomic_store(&s->kill, true);
+		n++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return n;
 }
 
 /* Handshake, identify the peer, serve. Takes ownership of fd. */
@@ -701,14 +754,26 @@ static void serve_fd(struct kr_httpd *srv, int fd)
 		log_line("%s", err.msg);
 		goto out;
 	}
-	if (srv->tls && kr_tls_conn_peer(s->conn, &s->peer, &err)) {
-		atomic_fetch_add(&srv->handshakes_failed, 1);
-		log_line("refusing %s: %s", kr_tls_conn_addr(s->conn), err.msg);
-		goto out;
+	if (srv->tls && (st = kr_tls_conn_peer(s->conn, &s->peer, &err)) != KR_OK) {
+		/* No certificate at all gets this far only when the peer check let the client in. */
+		if (!(st == KR_ERR_NOT_FOUND && srv->cfg.peer_check)) {
+			atomic_fetch_add(&srv->handshakes_failed, 1);
+			log_line("refusing %s: %s", kr_tls_conn_addr(s->conn), err.msg);
+			goto out;
+		}
+	} else if (srv->tls) {
+		s->peer_verified = true;
 	}
 	atomic_fetch_add(&srv->established, 1);
 	kr_tls_conn_set_write_timeout(s->conn, srv->cfg.write_timeout_ms);
+	if (s->peer_verified)
+		live_add(srv, s);
 	serve(s);
+	if (s->peer_verified)
+		live_remove(srv, s);
+	if (atomic_load(&s->kill))
+		log_line("closed the connection of node %s from %s: %s", s->peer.cn, kr_tls_conn_addr(s->conn),
+		         s->kill_reason);
 out:
 	kr_tls_conn_close(s->conn);
 	session_release(s);
@@ -892,6 +957,8 @@ static void apply_defaults(struct kr_httpd_config *c)
 		c->max_url = 2048;
 	if (!c->max_body)
 		c->max_body = (size_t)16 << 20;
+	if (!c->max_body_unverified)
+		c->max_body_unverified = 65536;
 	if (!c->max_response)
 		c->max_response = (size_t)64 << 20;
 	if (!c->max_requests_per_conn)
@@ -936,6 +1003,8 @@ kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **ou
 	}
 	if (!cfg->plain && (st = kr_tls_server_new(cfg->ca_crt, cfg->crt, cfg->key, &srv->tls, err)))
 		goto fail;
+	if (srv->tls && cfg->peer_check)
+		kr_tls_server_set_peer_check(srv->tls, cfg->peer_check, cfg->peer_check_ctx);
 	if ((st = listen_on(srv, err)))
 		goto fail;
 	if (pipe(srv->wake) != 0 || fcntl(srv->wake[0], F_SETFD, FD_CLOEXEC) != 0 ||
@@ -1080,5 +1149,112 @@ kr_status kr_http_response_text(struct kr_http_response *resp, int status, const
 	vsnprintf((char *)resp->body.data, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	resp->body.len = (size_t)n;
+	return KR_OK;
+}
+
+/* ---- for tests and fuzzing (kr_httpd_serve_bytes) ---- */
+
+struct bytes_client {
+	int fd;
+	const uint8_t *in;
+	size_t len;
+	struct kr_buf *out;
+	kr_status st; /* KR_ERR_TOO_BIG: out's cap was reached; KR_ERR_IO: the socket failed */
+};
+
+/* The client of kr_httpd_serve_bytes: sends the input and then ends its side, reading all the while, until the
+ * server closes. Writing stops early if the server closes first (a refusal does not read the rest). */
+static void *bytes_client_main(void *arg)
+{
+	struct bytes_client *c = arg;
+	size_t sent = 0;
+	bool writing = true;
+	uint8_t buf[READ_BUF_SIZE];
+
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		ssize_t n;
+
+		if (writing && sent == c->len) {
+			shutdown(c->fd, SHUT_WR);
+			writing = false;
+		}
+		if (writing)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			c->st = KR_ERR_IO;
+			break;
+		}
+		if (writing && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = send(c->fd, c->in + sent, c->len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				sent = c->len; /* the server closed its side: nothing more to send */
+		}
+		if (!(p.revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
+		n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n > 0) {
+			if (c->st == KR_OK && kr_buf_append(c->out, buf, (size_t)n) != KR_OK)
+				c->st = KR_ERR_TOO_BIG; /* keep reading, so that the server is not stuck writing */
+			continue;
+		}
+		if (n == 0 || errno == ECONNRESET)
+			break;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			c->st = KR_ERR_IO;
+			break;
+		}
+	}
+	close(c->fd);
+	return NULL;
+}
+
+kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, struct kr_buf *out,
+                               struct kr_httpd_stats *stats, struct kr_error *err)
+{
+	struct bytes_client client = {.in = in, .len = len, .out = out};
+	struct kr_httpd *srv;
+	pthread_t thread;
+	int sv[2], rc;
+
+	if (!cfg->handler)
+		return kr_fail(err, KR_ERR_CONFIG, "the HTTP server needs a request handler");
+	if (!in && len)
+		return kr_fail(err, KR_ERR_INTERNAL, "kr_httpd_serve_bytes: NULL input of %zu bytes", len);
+	srv = calloc(1, sizeof *srv);
+	if (!srv)
+		return kr_fail(err, KR_ERR_NOMEM, "out of memory for a test connection");
+	srv->cfg = *cfg;
+	apply_defaults(&srv->cfg);
+	srv->cfg.plain = true;
+	srv->cfg.host = srv->cfg.ca_crt = srv->cfg.crt = srv->cfg.key = NULL;
+	srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
+	srv->stopped = true; /* no threads, no listener: nothing to stop */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(srv);
+		return kr_fail(err, KR_ERR_IO, "socketpair failed: %s", strerror(errno));
+	}
+	client.fd = sv[1];
+	rc = pthread_create(&thread, NULL, bytes_client_main, &client);
+	if (rc) {
+		close(sv[0]);
+		close(sv[1]);
+		free(srv);
+		return kr_fail(err, KR_ERR_NOMEM, "starting the test client thread failed: %s", strerror(rc));
+	}
+	atomic_fetch_add(&srv->accepted, 1);
+	serve_fd(srv, sv[0]); /* closes sv[0]: the client then sees the end of the stream */
+	pthread_join(thread, NULL);
+	if (stats)
+		kr_httpd_stats(srv, stats);
+	free(srv);
+	if (client.st == KR_ERR_TOO_BIG)
+		return kr_fail(err, KR_ERR_TOO_BIG, "the server's output exceeded the cap of %zu bytes", out->max);
+	if (client.st)
+		return kr_fail(err, client.st, "the test client's socket failed");
 	return KR_OK;
 }

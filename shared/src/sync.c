@@ -103,6 +103,13 @@ kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned ma
 		req.len = 0;
 		if ((s = kr_outbox_batch(st, &kr_sync_limits, &req, &n, err)))
 			break;
+		{
+			/* What will still wait after this batch, for the hub's node list ("outbox lag"). */
+			uint64_t waiting = kr_store_meta_u64(st, "last_seq") - kr_store_meta_u64(st, "acked");
+			char v[24];
+			snprintf(v, sizeof v, "%" PRIu64, waiting > n ? waiting - n : 0);
+			kr_client_set_header(client, "Kiroku-Outbox", v);
+		}
 		s = kr_client_post(client, KR_SYNC_PATH, KR_SYNC_CONTENT_TYPE, req.data, req.len,
 				   kr_sync_limits.max_bytes + 65536, &status, &resp, err);
 		res->http_status = status;

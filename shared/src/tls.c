@@ -31,8 +31,10 @@
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
 
+#include "kiroku/crypto.h"
 #include "kiroku/hmac.h"
 #include "kiroku/ids.h"
+#include "kiroku/keyfile.h"
 
 #define CA_KEY_FILE              "ca.key"
 #define CA_CRT_FILE              "ca.crt"
@@ -335,6 +337,22 @@ static bool name_text(const mbedtls_x509_buf *val, char *out)
 	return true;
 }
 
+/* SHA-256 of a public key's SubjectPublicKeyInfo DER, in hex. Returns 0 or an mbedTLS error. */
+static int pk_sha256(mbedtls_pk_context *pk, char out_hex[KR_FINGERPRINT_HEX_LEN + 1])
+{
+	unsigned char der[512], hash[32];
+	int n = mbedtls_pk_write_pubkey_der(pk, der, sizeof der); /* written at the end of der */
+	int rc;
+
+	out_hex[0] = 0;
+	if (n <= 0)
+		return n ? n : -1;
+	rc = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), der + sizeof der - n, (size_t)n, hash);
+	if (rc == 0)
+		hex_encode(hash, sizeof hash, out_hex);
+	return rc;
+}
+
 static kr_status cert_info_from(const mbedtls_x509_crt *crt, struct kr_cert_info *out, struct kr_error *err)
 {
 	const mbedtls_x509_name *name;
@@ -366,6 +384,8 @@ static kr_status cert_info_from(const mbedtls_x509_crt *crt, struct kr_cert_info
 	if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), crt->raw.p, crt->raw.len, hash) != 0)
 		return kr_fail(err, KR_ERR_INTERNAL, "hashing a certificate failed");
 	hex_encode(hash, sizeof hash, out->fingerprint);
+	if (pk_sha256((mbedtls_pk_context *)&crt->pk, out->key_sha256) != 0)
+		return kr_fail(err, KR_ERR_INVALID, "the certificate's public key cannot be encoded");
 	out->not_before = x509_time_unix(&crt->valid_from);
 	out->not_after = x509_time_unix(&crt->valid_to);
 	out->is_ca = crt->ca_istrue != 0;
@@ -515,6 +535,10 @@ static kr_status ca_load(const char *ca_dir, struct ca *ca, struct kr_error *err
 	}
 	if (!ca->crt.ca_istrue) {
 		st = kr_fail(err, KR_ERR_CONFIG, "%s is not a CA certificate (no CA:true)", crt_path);
+		goto fail;
+	}
+	if ((st = kr_keyfile_check(key_path, err)) && st != KR_ERR_NOT_FOUND) {
+		st = KR_ERR_CONFIG;
 		goto fail;
 	}
 	rc = mbedtls_pk_parse_keyfile(&ca->key, key_path, NULL);
@@ -778,8 +802,23 @@ out:
 	return st;
 }
 
+static kr_status csr_make(const char *out_key_path, bool reuse, const char *node_id, const char *facility_id,
+                          struct kr_buf *csr_pem, struct kr_error *err);
+
 kr_status kr_csr_make(const char *out_key_path, const char *node_id, const char *facility_id, struct kr_buf *csr_pem,
                       struct kr_error *err)
+{
+	return csr_make(out_key_path, false, node_id, facility_id, csr_pem, err);
+}
+
+kr_status kr_csr_make_for_key(const char *key_path, const char *node_id, const char *facility_id,
+                              struct kr_buf *csr_pem, struct kr_error *err)
+{
+	return csr_make(key_path, true, node_id, facility_id, csr_pem, err);
+}
+
+static kr_status csr_make(const char *out_key_path, bool reuse, const char *node_id, const char *facility_id,
+                          struct kr_buf *csr_pem, struct kr_error *err)
 {
 	unsigned char pem[PEM_BUF_SIZE];
 	mbedtls_x509write_csr w;
@@ -799,8 +838,23 @@ kr_status kr_csr_make(const char *out_key_path, const char *node_id, const char 
 		snprintf(dn, sizeof dn, "CN=%s,O=kiroku", node_id);
 	mbedtls_pk_init(&key);
 	mbedtls_x509write_csr_init(&w);
-	if ((st = rng_init(&r, err)) || (st = key_generate(&key, &r, err)))
+	if ((st = rng_init(&r, err)))
 		goto out;
+	if (reuse) {
+		if ((st = kr_keyfile_check(out_key_path, err)))
+			goto out;
+		if ((rc = mbedtls_pk_parse_keyfile(&key, out_key_path, NULL)) != 0) {
+			st = mbed_fail(err, KR_ERR_CONFIG, rc, "reading the key", out_key_path);
+			goto out;
+		}
+		if (mbedtls_pk_get_type(&key) != MBEDTLS_PK_ECKEY ||
+		    mbedtls_pk_ec(key)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+			st = kr_fail(err, KR_ERR_CONFIG, "%s is not an ECDSA P-256 key", out_key_path);
+			goto out;
+		}
+	} else if ((st = key_generate(&key, &r, err))) {
+		goto out;
+	}
 	mbedtls_x509write_csr_set_key(&w, &key);
 	mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
 	if ((rc = mbedtls_x509write_csr_set_subject_name(&w, dn)) ||
@@ -812,7 +866,7 @@ kr_status kr_csr_make(const char *out_key_path, const char *node_id, const char 
 		st = kr_fail(err, st, "no room for a certificate request");
 		goto out;
 	}
-	if ((st = key_write(&key, out_key_path, false, err)))
+	if (!reuse && (st = key_write(&key, out_key_path, false, err)))
 		goto out;
 	st = kr_buf_append(csr_pem, pem, strlen((char *)pem)); /* reserved above: can't fail */
 out:
@@ -893,6 +947,8 @@ struct tls_side {
 
 struct kr_tls_server {
 	struct tls_side side;
+	kr_tls_peer_check_fn peer_check; /* NULL: mbedTLS requires and verifies a client certificate */
+	void *peer_ctx;
 };
 
 struct kr_tls_client {
@@ -933,6 +989,8 @@ static kr_status side_init(struct tls_side *s, int endpoint, const char *ca_crt,
 	if (crt) {
 		if ((rc = mbedtls_x509_crt_parse_file(&s->crt, crt)) != 0)
 			return mbed_fail(err, KR_ERR_CONFIG, rc, "reading the certificate", crt);
+		if ((st = kr_keyfile_check(key, err)) && st != KR_ERR_NOT_FOUND)
+			return KR_ERR_CONFIG;
 		if ((rc = mbedtls_pk_parse_keyfile(&s->key, key, NULL)) != 0)
 			return mbed_fail(err, KR_ERR_CONFIG, rc, "reading the key", key);
 		if (mbedtls_pk_check_pair(&s->crt.pk, &s->key) != 0)
@@ -993,6 +1051,15 @@ kr_status kr_tls_server_new(const char *ca_crt, const char *crt, const char *key
 	return KR_OK;
 }
 
+void kr_tls_server_set_peer_check(struct kr_tls_server *srv, kr_tls_peer_check_fn fn, void *ctx)
+{
+	srv->peer_check = fn;
+	srv->peer_ctx = ctx;
+	/* OPTIONAL: mbedTLS verifies a presented certificate but completes the handshake either way; check_client
+	 * below refuses what did not verify, so only "no certificate" reaches fn's judgement. */
+	mbedtls_ssl_conf_authmode(&srv->side.conf, fn ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
+}
+
 void kr_tls_server_free(struct kr_tls_server *srv)
 {
 	if (!srv)
@@ -1031,6 +1098,7 @@ void kr_tls_client_free(struct kr_tls_client *cli)
 
 struct kr_tls_conn {
 	int fd;
+	const struct kr_tls_server *srv; /* server side: whose peer check applies; NULL on the client side */
 	bool plain;
 	bool ssl_set_up;
 	bool established; /* handshake done */
@@ -1160,16 +1228,98 @@ static void verify_text(const mbedtls_ssl_context *ssl, char *out, size_t n)
 			*c = c[1] ? ';' : 0;
 }
 
-/* Runs the handshake on a set-up connection within its deadlines. */
+/* The alert mbedTLS itself sends for these verification flags (ssl_parse_certificate_verify in 2.28), so that a
+ * certificate refused by check_client reads the same to the client as one refused in VERIFY_REQUIRED mode. */
+static unsigned char verify_alert(uint32_t flags)
+{
+	if (flags & MBEDTLS_X509_BADCERT_OTHER)
+		return MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED;
+	if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+		return MBEDTLS_SSL_ALERT_MSG_BAD_CERT;
+	if (flags & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+	             MBEDTLS_X509_BADCERT_NS_CERT_TYPE | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY))
+		return MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT;
+	if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+		return MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED;
+	if (flags & MBEDTLS_X509_BADCERT_REVOKED)
+		return MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED;
+	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+		return MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA;
+	return MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN;
+}
+
+/* Server side, right after the client's Certificate message, when a peer check is installed (VERIFY_OPTIONAL):
+ * a certificate that did not verify is refused exactly as VERIFY_REQUIRED would; a verified one, or none, is
+ * put to the peer check. On refusal the alert is sent and *mbed_rc says which mbedTLS code describes it (0 when
+ * err already holds the whole message). */
+static kr_status check_client(struct kr_tls_conn *c, int *mbed_rc, struct kr_error *err)
+{
+	const struct kr_tls_server *srv = c->srv;
+	const mbedtls_x509_crt *crt = c->ssl.session_negotiate ? c->ssl.session_negotiate->peer_cert : NULL;
+	uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+	struct kr_cert_info info;
+	struct kr_error why = {0};
+	unsigned char alert;
+
+	*mbed_rc = 0;
+	if (!srv || !srv->peer_check)
+		return KR_OK; /* VERIFY_REQUIRED: mbedTLS has refused whatever did not verify */
+	if (!crt) {
+		if (srv->peer_check(srv->peer_ctx, NULL, &why) == KR_OK)
+			return KR_OK;
+		*mbed_rc = MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE; /* what VERIFY_REQUIRED reports */
+		return KR_ERR_TLS;
+	}
+	if (flags != 0) {
+		alert = verify_alert(flags);
+		*mbed_rc = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+	} else if (cert_info_from(crt, &info, &why) != KR_OK) {
+		alert = MBEDTLS_SSL_ALERT_MSG_BAD_CERT;
+	} else if (srv->peer_check(srv->peer_ctx, &info, &why) != KR_OK) {
+		alert = MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED;
+	} else {
+		return KR_OK;
+	}
+	mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, alert);
+	if (*mbed_rc)
+		return KR_ERR_TLS;
+	return kr_fail(err, KR_ERR_TLS, "tls handshake with %s failed: %s", c->addr, why.msg);
+}
+
+/* Runs the handshake on a set-up connection within its deadlines, step by step, so that the server can judge
+ * the client's certificate (check_client) before it sends its Finished. */
 static kr_status conn_handshake(struct kr_tls_conn *c, int timeout_ms, struct kr_error *err)
 {
 	char d[256], v[256];
-	int rc;
+	bool checked = false;
+	int rc = 0;
 
 	c->recv_deadline = c->send_deadline = deadline_after(timeout_ms);
-	do
-		rc = mbedtls_ssl_handshake(&c->ssl);
-	while (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+	while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		int before = c->ssl.state;
+		rc = mbedtls_ssl_handshake_step(&c->ssl);
+		if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		if (c->srv && !checked && before == MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+			kr_status st;
+			checked = true;
+			if ((st = check_client(c, &rc, err))) {
+				c->notify_sent = true;
+				if (rc == 0)
+					return st;
+				if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+					break; /* the alert is sent below, as for VERIFY_REQUIRED */
+				mbed_describe(rc, d, sizeof d);
+				verify_text(&c->ssl, v, sizeof v);
+				return kr_fail(err, KR_ERR_TLS, "tls handshake with %s failed: %s%s%s", c->addr, d,
+				               v[0] ? ": " : "", v);
+			}
+		}
+	}
 	if (rc == 0) {
 		c->established = true;
 		return KR_OK;
@@ -1203,6 +1353,7 @@ kr_status kr_tls_conn_accept(struct kr_tls_server *srv, int fd, int timeout_ms, 
 		return kr_fail(err, KR_ERR_NOMEM, "out of memory accepting a connection");
 	mbedtls_ssl_init(&c->ssl);
 	c->ssl_set_up = true;
+	c->srv = srv;
 	rc = mbedtls_ssl_setup(&c->ssl, &srv->side.conf);
 	if (rc) {
 		st = mbed_fail(err, KR_ERR_TLS, rc, "setting up the tls connection with", c->addr);
@@ -1531,4 +1682,88 @@ kr_status kr_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, s
 		return mbed_fail(err, KR_ERR_TLS, rc, "HMAC-SHA256", "of a value");
 	}
 	return KR_OK;
+}
+
+/* ---- digests, random bytes, key fingerprints (kiroku/crypto.h) ---- */
+
+kr_status kr_sha256(const void *data, size_t len, uint8_t out[KR_SHA256_LEN], struct kr_error *err)
+{
+	int rc = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), data, len, out);
+
+	if (rc != 0) {
+		memset(out, 0, KR_SHA256_LEN);
+		return mbed_fail(err, KR_ERR_TLS, rc, "SHA-256", "of a value");
+	}
+	return KR_OK;
+}
+
+kr_status kr_random_bytes(void *out, size_t n, struct kr_error *err)
+{
+	struct rng r;
+	kr_status st = rng_init(&r, err);
+	int rc;
+
+	if (st) {
+		rng_free(&r);
+		memset(out, 0, n);
+		return st;
+	}
+	/* mbedtls_ctr_drbg_random gives at most MBEDTLS_CTR_DRBG_MAX_REQUEST (1024) bytes a call. */
+	for (size_t done = 0; done < n;) {
+		size_t chunk = n - done > 1024 ? 1024 : n - done;
+		if ((rc = mbedtls_ctr_drbg_random(&r.drbg, (unsigned char *)out + done, chunk)) != 0) {
+			rng_free(&r);
+			memset(out, 0, n);
+			return mbed_fail(err, KR_ERR_TLS, rc, "drawing", "random bytes");
+		}
+		done += chunk;
+	}
+	rng_free(&r);
+	return KR_OK;
+}
+
+void kr_hex(const void *p, size_t n, char *out)
+{
+	hex_encode(p, n, out);
+}
+
+kr_status kr_csr_key_sha256(const void *csr_data, size_t len, char out_hex[65], struct kr_error *err)
+{
+	mbedtls_x509_csr csr;
+	unsigned char *copy;
+	kr_status st = KR_OK;
+	int rc;
+
+	out_hex[0] = 0;
+	if (len == 0 || len > MAX_CSR_BYTES)
+		return kr_fail(err, len ? KR_ERR_TOO_BIG : KR_ERR_MALFORMED, "a certificate request of %zu bytes", len);
+	if (!(copy = malloc(len + 1)))
+		return kr_fail(err, KR_ERR_NOMEM, "out of memory reading a certificate request");
+	memcpy(copy, csr_data, len);
+	copy[len] = 0;
+	mbedtls_x509_csr_init(&csr);
+	rc = mbedtls_x509_csr_parse(&csr, copy, copy[0] == '-' ? len + 1 : len);
+	if (rc)
+		st = mbed_fail(err, KR_ERR_MALFORMED, rc, "reading", "the certificate request");
+	else if ((rc = pk_sha256(&csr.pk, out_hex)) != 0)
+		st = mbed_fail(err, KR_ERR_INVALID, rc, "encoding the key of", "the certificate request");
+	mbedtls_x509_csr_free(&csr);
+	free(copy);
+	return st;
+}
+
+kr_status kr_key_file_sha256(const char *key_path, char out_hex[65], struct kr_error *err)
+{
+	mbedtls_pk_context key;
+	kr_status st = KR_OK;
+	int rc;
+
+	out_hex[0] = 0;
+	mbedtls_pk_init(&key);
+	if ((rc = mbedtls_pk_parse_keyfile(&key, key_path, NULL)) != 0)
+		st = mbed_fail(err, KR_ERR_CONFIG, rc, "reading the key", key_path);
+	else if ((rc = pk_sha256(&key, out_hex)) != 0)
+		st = mbed_fail(err, KR_ERR_INVALID, rc, "encoding the public half of", key_path);
+	mbedtls_pk_free(&key);
+	return st;
 }

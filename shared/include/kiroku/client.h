@@ -9,6 +9,7 @@
 #define KR_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kiroku/buf.h"
 #include "kiroku/error.h"
@@ -40,6 +41,18 @@ kr_status kr_client_post(struct kr_client *c, const char *path, const char *cont
 /* GET; as kr_client_post. */
 kr_status kr_client_get(struct kr_client *c, const char *path, size_t max_response, long *status,
                         struct kr_buf *response, struct kr_error *err);
+
+/* Sends "name: value" with every later request (name NULL: none). KR_ERR_INVALID for a bad name or value,
+ * KR_ERR_TOO_BIG past 250 bytes. */
+kr_status kr_client_set_header(struct kr_client *c, const char *name, const char *value);
+
+/* Enrolment, first contact: GETs base_url + /v1/ca WITHOUT verifying the hub's certificate, and accepts the
+ * answer only if it is a CA certificate whose SHA-256 (of its DER) is expected_sha256, the fingerprint the
+ * enrolment token carries. Appends the PEM to ca_pem. KR_ERR_TLS for a fingerprint that does not match
+ * (the message shows both), KR_ERR_NETWORK / KR_ERR_TLS for a hub that cannot be reached or refused the
+ * handshake, KR_ERR_BUSY for 429. Nothing but this GET is sent. */
+kr_status kr_client_fetch_ca(const char *base_url, const uint8_t expected_sha256[32], long timeout_ms,
+                             struct kr_buf *ca_pem, struct kr_error *err);
 
 /* How many connections this client has opened so far (1 after any number of requests on a kept connection). */
 unsigned long kr_client_connections(const struct kr_client *c);

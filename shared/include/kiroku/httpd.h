@@ -41,11 +41,14 @@ struct kr_http_request {
 	size_t body_len;
 	const struct kr_http_header *headers;
 	size_t n_headers;
-	/* The peer, from its verified client certificate (CN, OU, serial; see tls.h); "" on a plain listener. */
+	/* The peer, from its verified client certificate (CN, OU, serial; see tls.h); "" on a plain listener and
+	 * for a client without a certificate (only possible when cfg.peer_check lets it in). */
 	const char *peer_node;
 	const char *peer_facility;
 	const char *peer_serial;
 	const char *peer_addr; /* "127.0.0.1:40312" */
+	bool peer_verified;    /* the client presented a certificate that chains to the CA (and passed peer_check) */
+	const struct kr_cert_info *peer; /* the whole certificate summary when peer_verified, else NULL */
 };
 
 /* The handler's answer. The server sets status 0, no content type, an empty body capped at max_response and no
@@ -90,8 +93,14 @@ struct kr_httpd_config {
 	size_t max_header_bytes;        /* URL + header names and values [16384] */
 	size_t max_url;                 /* [2048] */
 	size_t max_body;                /* larger bodies get 413 without being read [16 MiB] */
+	size_t max_body_unverified;     /* the same for clients without a certificate (peer_check) [64 KiB] */
 	size_t max_response;            /* cap of kr_http_response.body [64 MiB] */
 	unsigned max_requests_per_conn; /* [1000] */
+	/* TLS: with a peer check (tls.h) the server lets fn judge each client's verified certificate during the
+	 * handshake, and lets in clients without a certificate when fn says so (their requests come with
+	 * peer_verified false: the handler must refuse what they may not do). NULL: a certificate is required. */
+	kr_tls_peer_check_fn peer_check;
+	void *peer_check_ctx;
 	kr_http_handler handler;        /* required; called from worker threads, several at once */
 	void *handler_ctx;
 };
@@ -118,6 +127,12 @@ unsigned short kr_httpd_port(const struct kr_httpd *srv);
 
 void kr_httpd_stats(const struct kr_httpd *srv, struct kr_httpd_stats *out);
 
+/* Closes every open connection whose client certificate names node (CN): a connection waiting for its next
+ * request is closed within about 100 ms; one in the middle of a request is closed before the handler is
+ * called (the request gets no answer). Logs one line per connection with reason. Returns how many
+ * connections were marked. Thread-safe. */
+unsigned kr_httpd_close_peer(struct kr_httpd *srv, const char *node, const char *reason);
+
 /* Graceful stop: stops accepting, closes queued connections that no worker has started, lets requests in
  * progress finish (their responses say "Connection: close"), closes idle connections, and joins all threads.
  * Blocks for at most about the longest handshake, request or handler time. Not async-signal-safe: call it from
@@ -126,5 +141,17 @@ void kr_httpd_stop(struct kr_httpd *srv);
 
 /* Stops the server if needed and frees it. NULL is fine. */
 void kr_httpd_free(struct kr_httpd *srv);
+
+/* ---- For tests and fuzzing ---- */
+
+/* Serves one connection whose client sends the len bytes of in and then ends its side, without TLS and without
+ * a listener: the same parser, limits, refusals and handler calls as a real connection (the peer is plain, so
+ * peer_node and peer_facility are ""), over a socketpair, with a thread playing the client. Everything the server
+ * writes (responses, "100 Continue") is appended to out, up to out's cap; stats (may be NULL) gets this
+ * connection's counters. Returns when the server has closed the connection. cfg is read as by kr_httpd_start
+ * (handler required; host, port, TLS files, workers and queue_len unused). KR_ERR_TOO_BIG when out's cap cut the
+ * output short; KR_ERR_IO or KR_ERR_NOMEM when the socketpair or the thread could not be made. */
+kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, struct kr_buf *out,
+                               struct kr_httpd_stats *stats, struct kr_error *err);
 
 #endif

@@ -54,6 +54,7 @@ struct kr_cert_info {
 	char ou[KR_CERT_NAME_MAX + 1]; /* the facility id; "" if the subject has none */
 	char serial[KR_SERIAL_HEX_MAX + 1];
 	char fingerprint[KR_FINGERPRINT_HEX_LEN + 1];
+	char key_sha256[KR_FINGERPRINT_HEX_LEN + 1]; /* SHA-256 of the public key's SubjectPublicKeyInfo DER */
 	int64_t not_before, not_after; /* Unix seconds */
 	bool is_ca;
 };
@@ -74,6 +75,11 @@ kr_status kr_cert_issue(const char *ca_dir, const char *out_key_path, const char
  * may be NULL). On error the key file is not written and csr_pem is unchanged. */
 kr_status kr_csr_make(const char *out_key_path, const char *node_id, const char *facility_id, struct kr_buf *csr_pem,
                       struct kr_error *err);
+
+/* The same for the key already in key_path (mode 0600 required; not rewritten): an enrolment whose answer was
+ * lost is repeated with the same key, and the hub then answers with the certificate it issued. */
+kr_status kr_csr_make_for_key(const char *key_path, const char *node_id, const char *facility_id,
+                              struct kr_buf *csr_pem, struct kr_error *err);
 
 /* Enrolment, hub side: checks a CSR (PEM or DER, at most 16 KiB) - its signature must verify with its own
  * ECDSA P-256 key - and appends a certificate for that key, signed by the CA in ca_dir, to crt_pem. The subject
@@ -101,10 +107,23 @@ struct kr_tls_conn;
 
 /* Loads the CA certificate (the only trust anchor for client certificates), the server certificate and its key,
  * and checks that the key matches and the certificate is currently valid under the CA. The server requires a
- * client certificate. Free with kr_tls_server_free (NULL is fine). On error *out is NULL. */
+ * client certificate (unless a peer check, below, lets a client without one in). A private key file that group
+ * or others may read is refused (KR_ERR_CONFIG, keyfile.h). Free with kr_tls_server_free (NULL is fine). On error *out is NULL. */
 kr_status kr_tls_server_new(const char *ca_crt, const char *crt, const char *key, struct kr_tls_server **out,
                             struct kr_error *err);
 void kr_tls_server_free(struct kr_tls_server *srv);
+
+/* A server's say on each client, called during the handshake (from the thread running it) right after the
+ * client's Certificate message: with the verified certificate, or with peer NULL when the client sent none.
+ * KR_OK lets the handshake go on; anything else ends it with a fatal alert (certificate_revoked for a
+ * certificate, handshake_failure for none), and err's message, prefixed with the peer's address, becomes the
+ * handshake's error. A certificate that does not verify is refused as before, without calling fn. */
+typedef kr_status (*kr_tls_peer_check_fn)(void *ctx, const struct kr_cert_info *peer, struct kr_error *err);
+
+/* Installs fn (NULL removes it). With a check installed the server asks for a client certificate without
+ * requiring one (mbedTLS VERIFY_OPTIONAL) and lets fn decide about clients without one; presented
+ * certificates must still verify. Call before the first kr_tls_conn_accept; not thread-safe with it. */
+void kr_tls_server_set_peer_check(struct kr_tls_server *srv, kr_tls_peer_check_fn fn, void *ctx);
 
 /* Takes ownership of the connected socket fd (always: on error it is closed), sets TCP_NODELAY and runs the
  * server handshake, all of it within timeout_ms. On error the message names the peer address and the
