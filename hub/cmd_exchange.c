@@ -119,6 +119,10 @@ int hub_cmd_import(struct hub *h)
 		rc = hub_fail(&err);
 		goto out;
 	}
+	if (hub_audit(h, "changes.import", &err, "%s from node %s (facility %s): %zu applied, %zu already present",
+		      path, cs.sender, opts.peer_facility, res.applied, res.skipped))
+		fprintf(stderr, HUB_PROG ": the changes were imported, but the audit log could not be written: %s\n",
+			err.msg);
 	printf("applied %zu changes, %zu already present, %zu conflicts opened\n", res.applied, res.skipped,
 	       res.conflicts);
 	printf("node %s (facility %s): acknowledged up to change %" PRIu64 "\n", cs.sender, opts.peer_facility,
@@ -180,7 +184,9 @@ int hub_cmd_export(struct hub *h)
 		rc = hub_fail(&err);
 		goto out;
 	}
-	if (kr_file_write(path, out.data, out.len, &err)) {
+	if (kr_file_write(path, out.data, out.len, &err) ||
+	    hub_audit(h, "changes.export", &err, "%zu changes of facility %s (positions %" PRIu64 " to %" PRIu64 ") to %s",
+		      n, h->facility, cs.from, cs.to, path)) {
 		kr_error_prefix(&err, "export-changes");
 		rc = hub_fail(&err);
 		goto out;

@@ -1,8 +1,22 @@
 /* cmd_operator.c: kiroku-hub's operator commands: incidents, triage, review and conflicts resolve. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hub.h"
+#include "kiroku/audit.h"
+
+kr_status hub_audit(struct hub *h, const char *action, struct kr_error *err, const char *fmt, ...)
+{
+	char actor[KR_AUDIT_ACTOR_MAX + 1], detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	kr_audit_operator(actor, sizeof actor);
+	return kr_audit_append(h->st, actor, action, detail, err);
+}
 #include "kiroku/lifecycle.h"
 
 /* --today DAY, or the hub's local date. */
@@ -206,7 +220,13 @@ int hub_cmd_triage(struct hub *h)
 	}
 	if (kr_ulid_parse(h->args[0], &id, &err))
 		return hub_fail(&err);
-	if (kr_incident_triage(h->st, &id, &t, &res, &err)) {
+	if (kr_store_begin(h->st, &err))
+		return hub_fail(&err);
+	if (kr_incident_triage(h->st, &id, &t, &res, &err) ||
+	    hub_audit(h, "incident.triage", &err, "%s status=%s severity=%s ppc=%s", h->args[0],
+		      h->status ? h->status : "-", h->severity ? h->severity : "-", h->ppc ? h->ppc : "-") ||
+	    kr_store_commit(h->st, &err)) {
+		kr_store_rollback(h->st);
 		kr_error_prefix(&err, "triage");
 		return hub_fail(&err);
 	}
@@ -240,8 +260,15 @@ int hub_cmd_review(struct hub *h)
 		return hub_usage(h, "give --state received|has-issues|approved|rejected");
 	if (kr_ulid_parse(h->args[0], &id, &err))
 		return hub_fail(&err);
-	if (kr_record_review(h->st, &id, h->state, h->comment, &err))
+	if (kr_store_begin(h->st, &err))
 		return hub_fail(&err);
+	if (kr_record_review(h->st, &id, h->state, h->comment, &err) ||
+	    hub_audit(h, "record.review", &err, "%s state=%s%s", h->args[0], h->state,
+		      h->comment ? " with a comment" : "") ||
+	    kr_store_commit(h->st, &err)) {
+		kr_store_rollback(h->st);
+		return hub_fail(&err);
+	}
 	printf("record %s: review written (%s%s); the facility's agents receive it on their next exchange\n",
 	       h->args[0], h->state, h->comment ? ", with a comment" : "");
 	return 0;
@@ -266,8 +293,14 @@ int hub_cmd_conflicts_resolve(struct hub *h)
 		return hub_usage(h, "--keep takes current or other, not \"%s\"", h->keep);
 	if (kr_ulid_parse(h->args[0], &id, &err))
 		return hub_fail(&err);
-	if (kr_conflict_resolve(h->st, &id, keep, h->value, &res, &err))
+	if (kr_store_begin(h->st, &err))
 		return hub_fail(&err);
+	if (kr_conflict_resolve(h->st, &id, keep, h->value, &res, &err) ||
+	    hub_audit(h, "conflict.resolve", &err, "%s keep=%s", h->args[0], h->value ? "value" : h->keep) ||
+	    kr_store_commit(h->st, &err)) {
+		kr_store_rollback(h->st);
+		return hub_fail(&err);
+	}
 	printf("conflict %s resolved: %s of record %s now holds the %s value%s; the facility's agents receive it on "
 	       "their next exchange\n",
 	       h->args[0], res.field, res.record,

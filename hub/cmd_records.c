@@ -157,7 +157,7 @@ int hub_cmd_backup(struct hub *h)
 {
 	struct kr_error err = {0};
 
-	if (kr_store_backup(h->st, h->args[0], &err))
+	if (kr_store_backup(h->st, h->args[0], &err) || hub_audit(h, "store.backup", &err, "to %s", h->args[0]))
 		return hub_fail(&err);
 	printf("backed up %s to %s (integrity check: ok)\n", h->cfg.store_path, h->args[0]);
 	return KR_EXIT_OK;

@@ -138,6 +138,10 @@ int hub_cmd_report(struct hub *h)
 	}
 	rc = kr_report_write(h->st, &o, &sum, &err);
 	memset(key, 0, sizeof key);
+	/* Every export of review material is in the audit log, and a non-pseudonymised one says so. */
+	if (!rc)
+		rc = hub_audit(h, "report.export", &err, "period %s to %s, %s", h->period, h->out_dir,
+			       o.pseudonymise ? "pseudonymised" : "personal fields NOT pseudonymised");
 	if (rc) {
 		kr_error_prefix(&err, "report");
 		return hub_fail(&err);

@@ -55,6 +55,10 @@ struct hub_cmd {
 int hub_fail(const struct kr_error *err);
 /* Prints a usage error for the running command with a pointer to its help; returns KR_EXIT_USAGE. */
 int hub_usage(const struct hub *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends an entry to the hub's audit log for what the operator running this command did (actor from
+ * kr_audit_operator): inside the command's transaction when one is open. */
+kr_status hub_audit(struct hub *h, const char *action, struct kr_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* cmd_exchange.c: the store and the exchange by file. */
 int hub_cmd_init(struct hub *h);
