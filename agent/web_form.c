@@ -439,7 +439,10 @@ void web_post_new(struct web_req *r, const char *kind)
 		fs.values[i] = text;
 		if (!*text) {
 			if (f->required) {
-				fs.errors[i] = web_word(WW_ERR_REQUIRED, r->lang);
+				fs.errors[i] = web_word(f->type == KR_FT_ENUM      ? WW_ERR_CHOICE
+				                        : f->type == KR_FT_BOOLEAN ? WW_ERR_BOOLEAN
+				                                                   : WW_ERR_REQUIRED,
+				                        r->lang);
 				fs.nerrors++;
 			}
 			continue;

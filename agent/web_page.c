@@ -21,6 +21,7 @@ void web_raw(struct web_req *r, const char *markup)
 void web_printf(struct web_req *r, const char *fmt, ...)
 {
 	struct kr_buf *b = &r->resp->body;
+	kr_status s;
 	va_list ap;
 	int n;
 
@@ -33,8 +34,8 @@ void web_printf(struct web_req *r, const char *fmt, ...)
 		note(r, KR_ERR_INTERNAL);
 		return;
 	}
-	if (kr_buf_reserve(b, (size_t)n + 1)) {
-		note(r, KR_ERR_TOO_BIG);
+	if ((s = kr_buf_reserve(b, (size_t)n + 1))) {
+		note(r, s);
 		return;
 	}
 	va_start(ap, fmt);

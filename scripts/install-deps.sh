@@ -10,10 +10,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libsqlite3-dev libcbor-dev libmbedtls-dev libcurl4-openssl-dev libhttp-parser-dev libinih-dev libcmocka-dev \
   libqrencode-dev \
   sqlite3 python3 python3-cbor2 chromium fonts-noto-cjk poppler-utils >/dev/null
-# The web form's browser test (tests/web, driven by playwright-core from npm) needs node and npm: Debian's,
-# unless a node is there already (a NodeSource node brings its own npm, which Debian's npm would conflict with);
-# and Chromium's Japanese locale, so that date fields look as on a Japanese PC.
-$SUDO apt-get install -y -qq --no-install-recommends chromium-l10n >/dev/null
+# The web form's browser test (tests/web): Chromium's Japanese locale, so that date fields look as on a
+# Japanese PC, and curl for the requests the end-to-end tests send by hand; node and npm for playwright-core,
+# Debian's unless a node is there already (a NodeSource node brings its own npm, which Debian's would conflict
+# with).
+$SUDO apt-get install -y -qq --no-install-recommends chromium-l10n curl >/dev/null
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi

@@ -50,7 +50,7 @@ static const struct kr_config_option options[] = {
      "connection threads of the hub"},
     {"lang", BOTH, "lang", "ja|en", KR_CFG_TEXT, "ja", NULL, check_lang, 0, 0, false, "language of labels in output"},
     {"web_port", KR_PROG_AGENT, "web-port", "PORT", KR_CFG_INTEGER, "8765", NULL, NULL, 0, 65535, false,
-     "port of the staff's web form on 127.0.0.1 (served by run and web); 0: run serves none, web takes a free port"},
+     "port of the staff's web form on 127.0.0.1 (0: run serves none, web takes a free one)"},
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

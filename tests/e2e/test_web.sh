@@ -27,13 +27,20 @@ command -v npm >/dev/null || fail "npm is not installed: run scripts/install-dep
 [[ -x "$CHROMIUM" ]] || fail "chromium is not installed ($CHROMIUM): run scripts/install-deps.sh"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 18)) || fail "node $(node --version) is too old: the tests need node 18 or later"
-if [[ ! -f "$WEB_TESTS/node_modules/playwright-core/package.json" ]]; then
-	echo "installing playwright-core into $WEB_TESTS/node_modules (npm ci)"
+# The version package.json pins, and the one installed (none when node_modules is missing).
+pinned() {
+	node -p "require('$WEB_TESTS/package.json').devDependencies['playwright-core']"
+}
+installed() {
+	node -p "require('$WEB_TESTS/node_modules/playwright-core/package.json').version" 2>/dev/null || echo none
+}
+if [[ "$(installed)" != "$(pinned)" ]]; then
+	echo "installing playwright-core $(pinned) into $WEB_TESTS/node_modules (npm ci; found: $(installed))"
 	run npm ci --prefix "$WEB_TESTS" --no-audit --no-fund
 	[[ $RC == 0 ]] || fail "npm ci in $WEB_TESTS failed (exit $RC): the web tests cannot run without playwright-core"
 fi
-[[ -f "$WEB_TESTS/node_modules/playwright-core/package.json" ]] ||
-	fail "playwright-core is missing from $WEB_TESTS/node_modules after npm ci"
+[[ "$(installed)" == "$(pinned)" ]] ||
+	fail "playwright-core $(pinned) is missing from $WEB_TESTS/node_modules after npm ci (found: $(installed))"
 
 step "the web_port option"
 run agent x --web-port 70000 web

@@ -221,8 +221,9 @@ describe('the local web form', () => {
 		await page.getByLabel("Reporter's name").fill('Taro Yamada');
 		await page.getByRole('button', { name: 'Record' }).click();
 		await page.locator('.error-summary').waitFor();
-		for (const name of ['occurred_at', 'category', 'description'])
+		for (const name of ['occurred_at', 'description'])
 			assert.match(await page.locator(`#e-${name}`).innerText(), /This field is required/);
+		assert.match(await page.locator('#e-category').innerText(), /Choose one of the options/);
 		assert.match(await page.locator('.error-summary').innerText(), /Please check your entries \(3\)/);
 		await shot('08-form-english-errors');
 		await page.getByRole('button', { name: '日本語' }).click();
