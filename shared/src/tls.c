@@ -746,7 +746,7 @@ static kr_status issue_for_key(struct rng *r, const char *ca_dir, mbedtls_pk_con
 {
 	unsigned char ips[MAX_SAN_ENTRIES][4];
 	char dn[256];
-	int64_t nb, na;
+	int64_t nb = 0, na = 0; /* set by request_window; initialised for the optimiser */
 	struct ca ca;
 	kr_status st;
 
