@@ -85,20 +85,20 @@ static void write_records(struct kr_store *st, long first, long n)
 		die("begin", &err);
 	for (long i = first; i < first + n; i++) {
 		snprintf(desc, sizeof desc,
-			 "第%ld号事案：職員が校外学習の引率中に児童名簿を含むUSBメモリを紛失した可能性がある。"
-			 "翌朝に気付き、校内と移動経路を捜索中。",
-			 i);
+		         "第%ld号事案：職員が校外学習の引率中に児童名簿を含むUSBメモリを紛失した可能性がある。"
+		         "翌朝に気付き、校内と移動経路を捜索中。",
+		         i);
 		snprintf(persons, sizeof persons, "%ld", i % 40);
 		snprintf(occurred, sizeof occurred, "2026-%02ld-%02ldT%02ld:%02ld", 4 + i % 9, 1 + i % 28, 8 + i % 10,
-			 i % 60);
+		         i % 60);
 		struct kr_field_text f[] = {
-			{"occurred_at", occurred},
-			{"category", categories[i % 5]},
-			{"media", i % 2 ? "USB" : "紙"},
-			{"personal_info", i % 3 ? "yes" : "no"},
-			{"persons_affected", persons},
-			{"description", desc},
-			{"containment", "校内を捜索し、関係者へ連絡した。"},
+		    {"occurred_at", occurred},
+		    {"category", categories[i % 5]},
+		    {"media", i % 2 ? "USB" : "紙"},
+		    {"personal_info", i % 3 ? "yes" : "no"},
+		    {"persons_affected", persons},
+		    {"description", desc},
+		    {"containment", "校内を捜索し、関係者へ連絡した。"},
 		};
 		kr_ulid id;
 		if (kr_record_create(st, "incident", NULL, f, 7, 0, &id, &err))
@@ -170,7 +170,8 @@ static double proc_cpu_s(pid_t pid)
 	fclose(f);
 	buf[n] = 0;
 	/* After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15. */
-	if (!(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
 		return -1;
 	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -225,9 +226,10 @@ static void hub_start(const char *hub_bin, const char *dir, int threads, struct 
 	snprintf(conf, sizeof conf, "%s/hub.conf", dir);
 	if (!(f = fopen(conf, "w")))
 		die(conf, NULL);
-	fprintf(f, "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
-		   "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
-		data, dir, dir, dir);
+	fprintf(f,
+	        "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
+	        "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
+	        data, dir, dir, dir);
 	if (threads > 0)
 		fprintf(f, "threads = %d\n", threads);
 	fclose(f);
@@ -360,7 +362,7 @@ static kr_status post_retrying(struct agent *a, const struct kr_buf *req, struct
 		long status = 0;
 		double t0 = now_s();
 		kr_status s = kr_client_post(a->client, KR_SYNC_PATH, KR_SYNC_CONTENT_TYPE, req->data, req->len,
-					     kr_sync_limits.max_bytes + 65536, &status, resp, &a->err);
+		                             kr_sync_limits.max_bytes + 65536, &status, resp, &a->err);
 		double dt = now_s() - t0;
 
 		a->requests++;
@@ -372,8 +374,9 @@ static kr_status post_retrying(struct agent *a, const struct kr_buf *req, struct
 			a->busy++;
 			lat_add(&a->busy_lat, dt);
 		} else if (s == KR_ERR_NETWORK || s == KR_ERR_TLS) {
-			/* The hub closes a connection at once when its queue and its 503 thread are full (the client sees
-			 * a failed handshake); a connection left in the queue past the client's connect timeout fails too. */
+			/* The hub closes a connection at once when its queue and its 503 thread are full (the client
+			 * sees a failed handshake); a connection left in the queue past the client's connect timeout
+			 * fails too. */
 			if (!a->conn_errors++)
 				snprintf(a->first_conn_error, sizeof a->first_conn_error, "%s", a->err.msg);
 		} else if (s) {
@@ -381,11 +384,11 @@ static kr_status post_retrying(struct agent *a, const struct kr_buf *req, struct
 		} else {
 			kr_buf_terminate(resp);
 			return kr_fail(&a->err, KR_ERR_NETWORK, "the hub answered HTTP %ld: %.200s", status,
-				       resp->len ? (const char *)resp->data : "");
+			               resp->len ? (const char *)resp->data : "");
 		}
 		if (now_s() - a->t_start > GIVE_UP_S)
 			return kr_fail(&a->err, KR_ERR_NETWORK, "gave up after %.0f s of retries (last: %s)", GIVE_UP_S,
-				       s ? a->err.msg : "HTTP 503");
+			               s ? a->err.msg : "HTTP 503");
 		/* Back off: retry_ms, twice that, 4 times, then 8 times that, each with jitter x0.5..1.5. */
 		double factor = (double)(1u << (attempt < 3 ? attempt : 3));
 		sleep_ms(R.retry_ms * factor * (0.5 + (double)rand_r(&a->seed) / RAND_MAX));
@@ -407,7 +410,8 @@ static kr_status agent_sync(struct agent *a)
 		size_t n;
 
 		req.len = 0;
-		if ((s = kr_outbox_batch(a->st, &kr_sync_limits, &req, &n, &a->err)) || (s = post_retrying(a, &req, &resp)))
+		if ((s = kr_outbox_batch(a->st, &kr_sync_limits, &req, &n, &a->err)) ||
+		    (s = post_retrying(a, &req, &resp)))
 			break;
 		if ((s = kr_changeset_decode(resp.data, resp.len, &kr_sync_limits, &cs, &a->err))) {
 			kr_error_prefix(&a->err, "the hub's answer");
@@ -439,8 +443,8 @@ static kr_status agent_sync(struct agent *a)
 static void *agent_main(void *arg)
 {
 	struct agent *a = arg;
-	struct kr_client_config cc = {.base_url = R.url, .ca_file = R.ca, .cert_file = a->crt, .key_file = a->key,
-				      .timeout_ms = 60000};
+	struct kr_client_config cc = {
+	    .base_url = R.url, .ca_file = R.ca, .cert_file = a->crt, .key_file = a->key, .timeout_ms = 60000};
 	kr_status s;
 
 	if (R.nice)
@@ -621,9 +625,13 @@ int main(int argc, char **argv)
 
 	/* Set-up, off the clock. */
 	double t_setup = now_s();
-	struct kr_cert_request hreq = {.node_id = "hub", .is_server = true, .dns_names = (const char *[]){"localhost"},
-				       .n_dns_names = 1, .ipv4_addrs = (const char *[]){"127.0.0.1"}, .n_ipv4_addrs = 1,
-				       .days_valid = 30};
+	struct kr_cert_request hreq = {.node_id = "hub",
+	                               .is_server = true,
+	                               .dns_names = (const char *[]){"localhost"},
+	                               .n_dns_names = 1,
+	                               .ipv4_addrs = (const char *[]){"127.0.0.1"},
+	                               .n_ipv4_addrs = 1,
+	                               .days_valid = 30};
 	char hkey[PATH_MAX], hcrt[PATH_MAX];
 	snprintf(pki, sizeof pki, "%s/pki", dir);
 	snprintf(hkey, sizeof hkey, "%s/hub.key", pki);
@@ -771,7 +779,8 @@ int main(int argc, char **argv)
 	free(whole.v);
 	free(tids);
 	free(ag);
-	bool complete = !failed && sent == (uint64_t)(nagents * changes) && hss.records == (uint64_t)(nagents * changes);
+	bool complete =
+	    !failed && sent == (uint64_t)(nagents * changes) && hss.records == (uint64_t)(nagents * changes);
 	if (keep)
 		printf("kept %s (hub log: %s)\n", dir, hub.log);
 	else

@@ -70,9 +70,9 @@ static const char *const categories[] = {"紛失", "漏えい", "誤送付・誤
 static void description(char *out, size_t size, long i)
 {
 	snprintf(out, size,
-		 "第%ld号事案：職員が校外学習の引率中に児童名簿を含むUSBメモリを紛失した可能性がある。"
-		 "翌朝に気付き、校内と移動経路を捜索中。",
-		 i);
+	         "第%ld号事案：職員が校外学習の引率中に児童名簿を含むUSBメモリを紛失した可能性がある。"
+	         "翌朝に気付き、校内と移動経路を捜索中。",
+	         i);
 }
 
 static void occurred_at(char *out, size_t size, long i)
@@ -93,13 +93,10 @@ static void write_records(struct kr_store *st, long n)
 		snprintf(persons, sizeof persons, "%ld", i % 40);
 		occurred_at(occurred, sizeof occurred, i);
 		struct kr_field_text f[] = {
-			{"occurred_at", occurred},
-			{"category", categories[i % 5]},
-			{"media", i % 2 ? "USB" : "紙"},
-			{"personal_info", i % 3 ? "yes" : "no"},
-			{"persons_affected", persons},
-			{"description", desc},
-			{"containment", CONTAINMENT},
+		    {"occurred_at", occurred},       {"category", categories[i % 5]},
+		    {"media", i % 2 ? "USB" : "紙"}, {"personal_info", i % 3 ? "yes" : "no"},
+		    {"persons_affected", persons},   {"description", desc},
+		    {"containment", CONTAINMENT},
 		};
 		kr_ulid id;
 		if (kr_record_create(st, "incident", NULL, f, 7, 0, &id, &err))
@@ -174,7 +171,8 @@ static double proc_cpu_s(pid_t pid)
 	fclose(f);
 	buf[n] = 0;
 	/* After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15. */
-	if (!(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
 		return -1;
 	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -264,8 +262,13 @@ static void make_pki(const char *dir, const char *node, const char *facility)
 	struct kr_error err = {0};
 	char pki[PATH_MAX], key[PATH_MAX], crt[PATH_MAX];
 	const char *dns[] = {"localhost"}, *ips[] = {"127.0.0.1"};
-	struct kr_cert_request hub = {.node_id = "hub", .is_server = true, .dns_names = dns, .n_dns_names = 1,
-				      .ipv4_addrs = ips, .n_ipv4_addrs = 1, .days_valid = 30};
+	struct kr_cert_request hub = {.node_id = "hub",
+	                              .is_server = true,
+	                              .dns_names = dns,
+	                              .n_dns_names = 1,
+	                              .ipv4_addrs = ips,
+	                              .n_ipv4_addrs = 1,
+	                              .days_valid = 30};
 	struct kr_cert_request agent = {.node_id = node, .facility_id = facility, .days_valid = 30};
 
 	snprintf(pki, sizeof pki, "%s/pki", dir);
@@ -299,9 +302,10 @@ static void hub_start(const char *hub_bin, const char *dir, int threads, struct 
 	snprintf(conf, sizeof conf, "%s/hub.conf", dir);
 	if (!(f = fopen(conf, "w")))
 		die(conf, NULL);
-	fprintf(f, "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
-		   "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
-		data, dir, dir, dir);
+	fprintf(f,
+	        "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
+	        "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
+	        data, dir, dir, dir);
 	if (threads > 0)
 		fprintf(f, "threads = %d\n", threads);
 	fclose(f);
@@ -411,14 +415,15 @@ static double plain_sqlite(const char *path, long n)
 	double t0;
 
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			     "CREATE TABLE t(id BLOB PRIMARY KEY, kind TEXT, facility TEXT, updated INTEGER, fields TEXT);"
-			     "CREATE INDEX t_kind ON t(kind, facility);",
-			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db,
+	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	                 "CREATE TABLE t(id BLOB PRIMARY KEY, kind TEXT, facility TEXT, updated INTEGER, fields TEXT);"
+	                 "CREATE INDEX t_kind ON t(kind, facility);",
+	                 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT INTO t(id, kind, facility, updated, fields) VALUES (?1, 'incident', ?2, ?3, ?4) "
-			       "ON CONFLICT(id) DO UPDATE SET updated = excluded.updated, fields = excluded.fields",
-			       -1, &q, NULL) != SQLITE_OK) {
+	                       "INSERT INTO t(id, kind, facility, updated, fields) VALUES (?1, 'incident', ?2, ?3, ?4) "
+	                       "ON CONFLICT(id) DO UPDATE SET updated = excluded.updated, fields = excluded.fields",
+	                       -1, &q, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench_sync: plain SQLite: %s\n", sqlite3_errmsg(db));
 		exit(1);
 	}
@@ -428,9 +433,10 @@ static double plain_sqlite(const char *path, long n)
 		description(desc, sizeof desc, i);
 		occurred_at(occurred, sizeof occurred, i);
 		snprintf(fields, sizeof fields,
-			 "{\"category\":\"%s\",\"containment\":\"" CONTAINMENT "\",\"description\":\"%s\",\"media\":\"%s\","
-			 "\"occurred_at\":\"%s\",\"persons_affected\":%ld,\"personal_info\":%s}",
-			 categories[i % 5], desc, i % 2 ? "USB" : "紙", occurred, i % 40, i % 3 ? "true" : "false");
+		         "{\"category\":\"%s\",\"containment\":\"" CONTAINMENT
+		         "\",\"description\":\"%s\",\"media\":\"%s\","
+		         "\"occurred_at\":\"%s\",\"persons_affected\":%ld,\"personal_info\":%s}",
+		         categories[i % 5], desc, i % 2 ? "USB" : "紙", occurred, i % 40, i % 3 ? "true" : "false");
 		memcpy(id, &i, sizeof i);
 		sqlite3_bind_blob(q, 1, id, 16, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, AGENT_FACILITY, -1, SQLITE_STATIC);
@@ -550,7 +556,8 @@ int main(int argc, char **argv)
 	if (child < 0)
 		die("fork", NULL);
 	if (child == 0) {
-		if (kr_store_create(path, KR_ROLE_AGENT, AGENT_NODE, AGENT_FACILITY, &err) || kr_store_open(path, &st, &err))
+		if (kr_store_create(path, KR_ROLE_AGENT, AGENT_NODE, AGENT_FACILITY, &err) ||
+		    kr_store_open(path, &st, &err))
 			die("creating the agent's store", &err);
 		write_records(st, n);
 		kr_store_close(st);
@@ -572,8 +579,8 @@ int main(int argc, char **argv)
 	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
 	snprintf(crt, sizeof crt, "%s/pki/agent.crt", dir);
 	snprintf(key, sizeof key, "%s/pki/agent.key", dir);
-	struct kr_client_config cc = {.base_url = url, .ca_file = ca, .cert_file = crt, .key_file = key,
-				      .timeout_ms = 600000};
+	struct kr_client_config cc = {
+	    .base_url = url, .ca_file = ca, .cert_file = crt, .key_file = key, .timeout_ms = 600000};
 	if (kr_client_new(&cc, &client, &err))
 		die("setting up the client", &err);
 
@@ -611,22 +618,23 @@ int main(int argc, char **argv)
 	kr_store_close(st);
 	if (res.sent != (uint64_t)n || res.outbox_left != 0 || hss.records != (uint64_t)n) {
 		fprintf(stderr,
-			"bench_sync: incomplete: %" PRIu64 " acknowledged, %" PRIu64 " left in the outbox, the hub holds %" PRIu64
-			" records (expected %ld)\n",
-			res.sent, res.outbox_left, hss.records, n);
+		        "bench_sync: incomplete: %" PRIu64 " acknowledged, %" PRIu64
+		        " left in the outbox, the hub holds %" PRIu64 " records (expected %ld)\n",
+		        res.sent, res.outbox_left, hss.records, n);
 		return 1;
 	}
 
 	if (verbose)
-		printf("sync window, CLOCK_MONOTONIC: %.6f .. %.6f (perf record -k CLOCK_MONOTONIC; perf report --time)\n",
-		       t0, t0 + t_sync);
+		printf(
+		    "sync window, CLOCK_MONOTONIC: %.6f .. %.6f (perf record -k CLOCK_MONOTONIC; perf report --time)\n",
+		    t0, t0 + t_sync);
 	printf("%-44s %8.3f s  %10.0f changes/s   (target: at most 1.5 s for 100,000)\n",
 	       "sync, end to end (kr_sync_run)", t_sync, (double)n / t_sync);
 	printf("%-44s %8u      (%lu TLS connection%s opened)\n", "round trips", res.round_trips, opened,
 	       opened == 1 ? "" : "s");
-	printf("%-44s %8.1f MiB up, %.1f MiB down (%.0f bytes per change; %d connection%s)\n", "bytes on the wire (TCP)",
-	       (double)sent / 1048576.0, (double)received / 1048576.0, (double)(sent + received) / (double)n, conns,
-	       conns == 1 ? "" : "s");
+	printf("%-44s %8.1f MiB up, %.1f MiB down (%.0f bytes per change; %d connection%s)\n",
+	       "bytes on the wire (TCP)", (double)sent / 1048576.0, (double)received / 1048576.0,
+	       (double)(sent + received) / (double)n, conns, conns == 1 ? "" : "s");
 	printf("%-44s %8.3f s  (%u requests, %.1f%% of the sync; the rest: agent side and transport)\n",
 	       "hub: time in the sync handler (its log)", hub_ms / 1000.0, hub_requests, hub_ms / 10.0 / t_sync);
 	printf("%-44s %8.3f s  (agent %.3f s; the two mostly take turns)\n", "CPU used during the sync: hub", hub_cpu,
