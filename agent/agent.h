@@ -66,6 +66,7 @@ int agent_cmd_backup(struct agent *a);
 /* Commands (cmd_sync.c). */
 int agent_cmd_sync(struct agent *a);
 int agent_cmd_run(struct agent *a);
+int agent_cmd_recover(struct agent *a);
 /* Commands (cmd_web.c): the local web form for staff. */
 struct web;
 int agent_cmd_web(struct agent *a);

@@ -145,6 +145,45 @@ int agent_cmd_sync(struct agent *a)
 	return KR_EXIT_OK;
 }
 
+int agent_cmd_recover(struct agent *a)
+{
+	struct kr_client *c = NULL;
+	struct kr_recover_result rr;
+	struct kr_sync_result res;
+	struct kr_error err = {0};
+	char url[1024];
+	bool renewed;
+	kr_status s;
+
+	if ((s = kr_store_check(a->st, &err)) || (s = prepare(a, &renewed, &err)) || (s = make_client(a, &c, &err)))
+		return agent_fail(&err);
+	s = kr_sync_recover(a->st, c, &rr, &err);
+	if (s) {
+		kr_client_free(c);
+		note_attempt(a, s, &err, false);
+		return agent_fail(&err);
+	}
+	printf("recovered from %s: %" PRIu64 " changes taken back from the hub (%" PRIu64 " of them this node's own); "
+	       "the hub holds this node's changes 1..%" PRIu64 "\n",
+	       agent_hub_url(a, url, sizeof url), rr.received, rr.own, rr.hub_acked);
+	if (rr.already)
+		printf("%" PRIu64 " changes waiting here were already at the hub: dropped from the outbox\n", rr.already);
+	if (rr.renumbered)
+		printf("%" PRIu64 " changes made on this store under numbers the hub holds other changes for: renumbered "
+		       "%" PRIu64 "..%" PRIu64 "\n",
+		       rr.renumbered, rr.first_new, rr.first_new + rr.renumbered - 1);
+	s = sync_once(a, c, &res, &err);
+	kr_client_free(c);
+	if (s) {
+		fprintf(stderr, "%s: the recovery is complete; the sync after it failed (run 'kiroku-agent sync' later)\n",
+		        AGENT_PROG);
+		return agent_fail(&err);
+	}
+	printf("synced: sent %" PRIu64 ", received %" PRIu64 "; outbox %s\n", res.sent, res.received,
+	       res.outbox_left ? "not empty" : "empty");
+	return KR_EXIT_OK;
+}
+
 static double jitter(void)
 {
 	uint32_t r = 0;

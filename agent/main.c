@@ -102,6 +102,15 @@ static const struct agent_cmd commands[] = {
      "CA (ca_file). Changes leave the outbox only once the hub has committed them, so an interrupted sync\n"
      "loses nothing: run it again. Exit 5 when the hub cannot be reached; the records stay safe here.",
      "kiroku-agent sync"},
+    {"recover", agent_cmd_recover, true, 0, 0, opts_none, "recover [--hub-url URL]",
+     "Take this node's records and changes back from the hub after a restore from a backup or a reinstall.",
+     "For a PC whose store was restored from an old backup, or created anew (init) with the same node, facility,\n"
+     "key and certificate: asks the hub for every change of the facility, this node's own included, and applies\n"
+     "them (nothing twice); drops from the outbox what the hub already has; gives changes made on the restored\n"
+     "store under numbers the old store had already used new numbers after the hub's; then syncs as usual.\n"
+     "'sync' says when it is needed (\"this store looks older than the hub's view of it\"). Stop the daemon\n"
+     "first. Safe to run again; on a store that needs nothing it changes nothing. See docs/design.md, Recovery.",
+     "kiroku-agent recover"},
     {"run", agent_cmd_run, true, 0, 0, opts_none, "run [--sync-interval SECONDS]",
      "Run as a daemon: sync on an interval, soon after new records, with back-off while the hub is away.",
      "Syncs every sync_interval seconds, a couple of seconds after new local records, and after a failure\n"
@@ -136,7 +145,8 @@ static const struct agent_cmd commands[] = {
      "Write a consistent copy of this agent's store to FILE, and verify it.",
      "Uses SQLite's online backup (the daemon may keep running), then PRAGMA integrity_check on the copy.\n"
      "FILE must not exist; it is created readable by its owner only. To restore: stop the daemon, replace\n"
-     "DATA_DIR/agent.db (and remove agent.db-wal and agent.db-shm) with the copy, start it again.",
+     "DATA_DIR/agent.db (and remove agent.db-wal and agent.db-shm) with the copy, run 'kiroku-agent recover'\n"
+     "(it takes back from the hub what the PC synced after the backup), start the daemon again.",
      "kiroku-agent backup /media/usb/agent-backup.db"},
     {"dump", agent_cmd_dump, true, 0, 0, opts_none, "dump",
      "Print a canonical dump of this agent's records (every field with its value and version), for comparing "

@@ -43,6 +43,7 @@ struct serve {
 	pthread_key_t store_key;
 	struct metrics m;
 	unsigned sleep_after_commit_ms; /* test hook */
+	unsigned sleep_before_commit_ms; /* test hook */
 	struct hub_trust trust; /* trust_serve.c: who may connect, enrolment, revocation */
 };
 
@@ -107,7 +108,7 @@ static void serve_sync(struct serve *sv, const struct kr_http_request *req, stru
 {
 	struct kr_sync_answer ans;
 	struct kr_error err = {0};
-	struct kr_sync_hooks hooks = {lock, unlock, sv, sv->sleep_after_commit_ms};
+	struct kr_sync_hooks hooks = {lock, unlock, sv, sv->sleep_after_commit_ms, sv->sleep_before_commit_ms};
 	struct kr_store *st;
 	double t0 = mono_s(), dt;
 
@@ -149,6 +150,12 @@ static void serve_sync(struct serve *sv, const struct kr_http_request *req, stru
 	atomic_fetch_add(&sv->m.merge_buckets[b], 1);
 	atomic_fetch_add(&sv->m.merge_count, 1);
 	atomic_fetch_add(&sv->m.merge_micros, (unsigned long long)(dt * 1e6));
+	if (ans.status == 200 && ans.merged.applied &&
+	    (ans.merged.skew_ms > 5 * 60000 || ans.merged.skew_ms < -5 * 60000))
+		log_line("clock: node %s runs %.1f hours %s of the hub's clock (its changes are ordered by hybrid logical "
+			 "clock all the same; set its clock right)",
+			 req->peer_node, (double)(ans.merged.skew_ms < 0 ? -ans.merged.skew_ms : ans.merged.skew_ms) / 3600000.0,
+			 ans.merged.skew_ms < 0 ? "behind" : "ahead");
 	log_line("sync node=%s facility=%s addr=%s status=%d in=%zu skipped=%zu conflicts=%zu out=%zu ms=%.1f%s%.*s",
 		 req->peer_node, req->peer_facility, req->peer_addr, ans.status, ans.merged.applied, ans.merged.skipped,
 		 ans.merged.conflicts, ans.changes_out, dt * 1000, ans.status == 200 ? "" : " reason=",
@@ -270,6 +277,9 @@ int hub_cmd_serve(struct hub *h)
 	sv.store_path = h->cfg.store_path;
 	if (hook && *hook)
 		sv.sleep_after_commit_ms = (unsigned)strtoul(hook, NULL, 10);
+	hook = getenv("KIROKU_TEST_SLEEP_BEFORE_COMMIT_MS");
+	if (hook && *hook)
+		sv.sleep_before_commit_ms = (unsigned)strtoul(hook, NULL, 10);
 	if (split_listen(kr_config_get(&h->cfg, "listen"), host, sizeof host, &port))
 		return hub_usage(h, "listen must be HOST:PORT, got \"%s\"", kr_config_get(&h->cfg, "listen"));
 	if (kr_store_check(h->st, &err))

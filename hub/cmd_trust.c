@@ -194,7 +194,13 @@ static kr_status node_line(void *ctx, const struct kr_node_info *n, struct kr_er
 	utc(n->cert_not_after * 1000, expires, sizeof expires);
 	utc(n->last_seen_ms, seen, sizeof seen);
 	utc(n->enrolled_ms, enrolled, sizeof enrolled);
-	snprintf(skew, sizeof skew, "%+.1fs", (double)n->skew_ms / 1000.0);
+	/* Seconds, or hours or days when a PC's clock is that far off (a year is common: a lost CMOS battery). */
+	if (n->skew_ms >= 86400000 || n->skew_ms <= -86400000)
+		snprintf(skew, sizeof skew, "%+.1fd", (double)n->skew_ms / 86400000.0);
+	else if (n->skew_ms >= 3600000 || n->skew_ms <= -3600000)
+		snprintf(skew, sizeof skew, "%+.1fh", (double)n->skew_ms / 3600000.0);
+	else
+		snprintf(skew, sizeof skew, "%+.1fs", (double)n->skew_ms / 1000.0);
 	if (n->outbox_pending >= 0)
 		snprintf(outbox, sizeof outbox, "%" PRId64, n->outbox_pending);
 	else

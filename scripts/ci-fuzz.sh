@@ -12,7 +12,8 @@
 # copy it to tests/fuzz/regressions/<target>/crash-<short-name>.
 # Environment: FUZZ_SECONDS (default 60) per target; FUZZ_TARGETS (default: every tests/fuzz/fuzz_*.c target,
 # space-separated) to run some only; FUZZ_JOBS (default 1) parallel libFuzzer workers per target;
-# KIROKU_CI_NO_APT=1 skips installing packages (they must be there already).
+# KIROKU_CI_NO_APT=1 skips installing packages (they must be there already). The targets' stores live in a
+# directory of /dev/shm (FUZZ_TMPDIR) that the script removes at the end.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,9 +29,13 @@ pass() { passed=$((passed + 1)); echo "PASS $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/kiroku-ci-fuzz-XXXXXX")
+# The targets' stores (fuzz_sync, fuzz_enroll) in memory when it can be; a crash leaves them, so remove them here.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then shm=$(mktemp -d /dev/shm/kiroku-ci-fuzz-XXXXXX); else shm=$scratch/tmp; fi
+mkdir -p "$shm"
+export FUZZ_TMPDIR=$shm
 cleanup() {
   local rc=$?
-  rm -rf "$scratch"
+  rm -rf "$scratch" "$shm"
   echo "ci-fuzz: $(($(date +%s) - started)) s"
   echo "$passed passed, $failed failed"
   if [ $failed -eq 0 ] && [ $rc -eq 0 ]; then exit 0; else exit 1; fi

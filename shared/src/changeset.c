@@ -28,7 +28,8 @@ enum {
 	KEY_MORE = 8,
 	KEY_SINCE = 9,
 	KEY_CATALOGUE = 10,
-	KEY_LAST = KEY_CATALOGUE,
+	KEY_RECOVER = 11,
+	KEY_LAST = KEY_RECOVER,
 };
 
 static const char *const key_names[KEY_LAST + 1] = {
@@ -42,6 +43,7 @@ static const char *const key_names[KEY_LAST + 1] = {
     [KEY_MORE] = "more",
     [KEY_SINCE] = "since",
     [KEY_CATALOGUE] = "catalogue_version",
+    [KEY_RECOVER] = "recover",
 };
 
 /* The fewest bytes one element can take on the wire. An array that claims more elements than the bytes
@@ -969,6 +971,9 @@ static kr_status read_changeset(struct reader *rd, struct kr_changeset *cs)
 		case KEY_CATALOGUE:
 			st = read_uint(rd, key_names[key], &cs->catalogue_version);
 			break;
+		case KEY_RECOVER:
+			st = read_bool(rd, key_names[key], &cs->recover);
+			break;
 		}
 		if (st)
 			return st;
@@ -1348,7 +1353,7 @@ static kr_status encode_set(const struct kr_changeset *cs, const uint8_t *change
 		refuse(&w, KR_ERR_INVALID, "the change-set has %zu changes but no array for them", nchanges);
 
 	npairs += (cs->facility != NULL) + (cs->nacks != 0) + 2 * cs->has_range + cs->more + cs->has_since +
-	          (cs->catalogue_version != 0);
+	          (cs->catalogue_version != 0) + cs->recover;
 	put_head(&w, H_MAP, npairs);
 	put_head(&w, H_UINT, KEY_FORMAT);
 	put_head(&w, H_UINT, KR_FORMAT_VERSION);
@@ -1394,6 +1399,10 @@ static kr_status encode_set(const struct kr_changeset *cs, const uint8_t *change
 	if (cs->catalogue_version) {
 		put_head(&w, H_UINT, KEY_CATALOGUE);
 		put_head(&w, H_UINT, cs->catalogue_version);
+	}
+	if (cs->recover) {
+		put_head(&w, H_UINT, KEY_RECOVER);
+		put_head(&w, H_TRUE, 0);
 	}
 	return writer_finish(&w, "a change-set");
 }

@@ -61,7 +61,8 @@ kr_status kr_outbox_ack(struct kr_store *st, uint64_t acked, struct kr_error *er
 	if (acked > st->last_seq)
 		return kr_fail(err, KR_ERR_INVALID,
 			       "the hub acknowledges change %" PRIu64 " but this node has made only %" PRIu64
-			       ": this store looks older than the hub's view of it (restored from a backup?)",
+			       ": this store looks older than the hub's view of it (restored from a backup, or reinstalled?); "
+			       "run 'kiroku-agent recover' to take this node's changes back from the hub",
 			       acked, st->last_seq);
 	if (acked <= kr_store_meta_u64(st, "acked"))
 		return KR_OK;

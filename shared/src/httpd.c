@@ -57,6 +57,7 @@ struct kr_httpd {
 	bool acceptor_started, rejecter_started;
 
 	atomic_ullong accepted, established, handshakes_failed, requests, refused_requests, timeouts, rejected_busy;
+	size_t read_piece; /* kr_httpd_serve_bytes: read at most this many bytes at a time (0: a whole buffer) */
 
 	struct session *live; /* established TLS sessions with a client certificate, under lock (close_peer) */
 };
@@ -527,8 +528,10 @@ static void answer_refusal(struct session *s)
 	n = snprintf(body, sizeof body, "%s\n", s->fail_reason);
 	if (n < 0 || (size_t)n >= sizeof body)
 		n = (int)strlen(body);
+	/* A refused HEAD request gets the head only, like any HEAD response. The parser says HEAD as soon as it
+	 * reads an 'H', so only once the URL has begun is the method known (fuzz_http found "H:..." answered so). */
 	if (send_response(s->conn, s->fail_status, "text/plain; charset=utf-8", NULL, (const uint8_t *)body, (size_t)n,
-	                  false, false, &err) == KR_OK)
+	                  s->parser.method == HTTP_HEAD && s->url.len > 0, false, &err) == KR_OK)
 		kr_tls_conn_linger(s->conn, LINGER_MS, LINGER_BYTES);
 }
 
@@ -639,7 +642,9 @@ static void serve(struct session *s)
 				continue;
 			}
 			left = s->deadline - mono_ms();
-			n = left > 0 ? kr_tls_conn_read(s->conn, buf, sizeof buf,
+			n = left > 0 ? kr_tls_conn_read(s->conn, buf,
+			                                srv->read_piece && srv->read_piece < sizeof buf ? srv->read_piece
+			                                                                                : sizeof buf,
 			                                left > INT32_MAX ? INT32_MAX : (int)left, &err)
 			             : KR_TLS_TIMEOUT;
 			if (n == KR_TLS_TIMEOUT) {
@@ -1213,8 +1218,8 @@ static void *bytes_client_main(void *arg)
 	return NULL;
 }
 
-kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, struct kr_buf *out,
-                               struct kr_httpd_stats *stats, struct kr_error *err)
+kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, size_t piece,
+                               struct kr_buf *out, struct kr_httpd_stats *stats, struct kr_error *err)
 {
 	struct bytes_client client = {.in = in, .len = len, .out = out};
 	struct kr_httpd *srv;
@@ -1234,6 +1239,7 @@ kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t 
 	srv->cfg.host = srv->cfg.ca_crt = srv->cfg.crt = srv->cfg.key = NULL;
 	srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
 	srv->stopped = true; /* no threads, no listener: nothing to stop */
+	srv->read_piece = piece;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		free(srv);
 		return kr_fail(err, KR_ERR_IO, "socketpair failed: %s", strerror(errno));

@@ -300,6 +300,62 @@ static kr_status load_or_new(struct kr_store *st, const struct kr_change *c, str
 	return s;
 }
 
+/* The changes cs->changes[0..n) are ones the hub already has (origin, seq): each must be the very change the
+ * hub committed, byte for byte. A node whose store was restored from a backup, or reinstalled, may have made
+ * new changes under numbers it had used before; skipping those as replays would lose them without a word.
+ * Replays are rare (an answer lost on the way), so reading the journal rows that hold them costs little. */
+static kr_status check_replays(struct kr_store *st, const struct kr_changeset *cs, size_t n, struct kr_error *err)
+{
+	const uint64_t lo = cs->changes[0].seq, hi = cs->changes[n - 1].seq;
+	sqlite3_stmt *q;
+	kr_status s = KR_OK;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "SELECT n, changes FROM journal WHERE origin = ?1 AND last_seq >= ?2 AND first_seq <= ?3 "
+				    "ORDER BY first_seq",
+				    -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return kr_store_fail(st, err, rc, "reading the journal");
+	sqlite3_bind_text(q, 1, cs->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)lo);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)hi);
+	while (!s && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		size_t rows = (size_t)sqlite3_column_int64(q, 0), len = (size_t)sqlite3_column_bytes(q, 1);
+		struct kr_changeset env = {.format = KR_FORMAT_VERSION, .sender = cs->sender}, got = {0};
+		struct kr_limits lim = kr_default_limits;
+		struct kr_buf buf;
+
+		/* The row is the changes' bytes back to back: wrap them in an envelope to split them. */
+		kr_buf_init(&buf, len + 128);
+		s = kr_changeset_encode_raw(&env, len ? sqlite3_column_blob(q, 1) : NULL, len, rows, &buf, err);
+		lim.max_bytes = buf.len;
+		lim.max_changes = rows;
+		if (!s && (s = kr_changeset_decode(buf.data, buf.len, &lim, &got, err)) != KR_OK) {
+			kr_error_prefix(err, "reading the journal of node \"%s\"", cs->sender);
+			s = KR_ERR_STORE;
+		}
+		for (size_t i = 0; !s && i < got.nchanges; i++) {
+			const struct kr_change *had = &got.changes[i], *c;
+			if (had->seq < lo || had->seq > hi)
+				continue;
+			c = &cs->changes[had->seq - lo];
+			if (c->raw_len != had->raw_len || memcmp(c->raw, had->raw, c->raw_len) != 0)
+				s = kr_fail(err, KR_ERR_CONFLICT,
+					    "change %" PRIu64 " of node \"%s\" differs from the change %" PRIu64
+					    " the hub committed earlier under that number (nothing was applied): a store "
+					    "restored from a backup or reinstalled reuses change numbers; run 'kiroku-agent "
+					    "recover' on it",
+					    c->seq, cs->sender, had->seq);
+		}
+		kr_changeset_release(&got);
+		kr_buf_release(&buf);
+	}
+	if (!s && rc != SQLITE_DONE)
+		s = kr_store_fail(st, err, rc, "reading the journal");
+	sqlite3_finalize(q);
+	return s;
+}
+
 static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, const struct kr_merge_opts *o,
 			   struct kr_merge_result *res, struct kr_error *err)
 {
@@ -360,6 +416,8 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 		if (c->hlc > max_hlc)
 			max_hlc = c->hlc;
 	}
+	if (first_new > 0 && (s = check_replays(st, cs, first_new, err)))
+		return s;
 	res->skipped = first_new;
 	res->acked = node.last_seq;
 
@@ -428,6 +486,10 @@ static kr_status hub_merge(struct kr_store *st, const struct kr_changeset *cs, c
 		res->acked = z->seq;
 		res->skew_ms = skew;
 	}
+	if (o && o->sleep_before_commit_ms && first_new < cs->nchanges) {
+		struct timespec ts = {o->sleep_before_commit_ms / 1000, (long)(o->sleep_before_commit_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	if ((s = kr_txn_commit(st, err)))
 		goto out;
 	if (o && o->sleep_after_commit_ms) {
@@ -447,9 +509,10 @@ out:
 
 /* ---- The agent side ---- */
 
-static kr_status agent_merge(struct kr_store *st, const struct kr_changeset *cs, struct kr_merge_result *res,
-			     struct kr_error *err)
+static kr_status agent_merge(struct kr_store *st, const struct kr_changeset *cs, const struct kr_merge_opts *o,
+			     struct kr_merge_result *res, struct kr_error *err)
 {
+	bool recover = o && o->recover;
 	uint64_t cursor = kr_store_meta_u64(st, "cursor"), max_hlc = 0;
 	sqlite3_stmt *q = st->stmt[STMT_APPLIED_ADD];
 	struct kr_buf scratch;
@@ -515,9 +578,14 @@ static kr_status agent_merge(struct kr_store *st, const struct kr_changeset *cs,
 	if (cs->to > cursor && (s = kr_store_meta_set_u64(st, "cursor", cs->to, err)))
 		goto fail;
 	res->cursor = cs->to > cursor ? cs->to : cursor;
-	for (size_t i = 0; i < cs->nacks; i++)
-		if (strcmp(cs->acks[i].node, st->node) == 0 && (s = kr_outbox_ack(st, cs->acks[i].seq, err)))
+	for (size_t i = 0; i < cs->nacks; i++) {
+		if (strcmp(cs->acks[i].node, st->node) != 0)
+			continue;
+		if (recover)
+			res->acked = cs->acks[i].seq; /* kr_sync_recover reconciles the outbox with it */
+		else if ((s = kr_outbox_ack(st, cs->acks[i].seq, err)))
 			goto fail;
+	}
 	if ((s = kr_txn_commit(st, err)))
 		goto out;
 	goto out;
@@ -537,5 +605,5 @@ kr_status kr_merge(struct kr_store *st, const struct kr_changeset *cs, const str
 		return kr_fail(err, KR_ERR_MALFORMED, "change-set format %u is not supported", cs->format);
 	if (st->role == KR_ROLE_HUB)
 		return hub_merge(st, cs, opts, res, err);
-	return agent_merge(st, cs, res, err);
+	return agent_merge(st, cs, opts, res, err);
 }

@@ -36,7 +36,7 @@ kr_status kr_store_fail(struct kr_store *st, struct kr_error *err, int rc, const
 	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
 	int prim = rc & 0xff;
 
-	if (prim == SQLITE_FULL)
+	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && st && st->db && sqlite3_system_errno(st->db) == ENOSPC))
 		return kr_fail(err, KR_ERR_IO, "%s: the disk is full (SQLite %d: %s); free some space and try again",
 			       what, rc, msg);
 	if (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY || prim == SQLITE_PERM)
@@ -186,14 +186,20 @@ static kr_status prepare_all(struct kr_store *st, struct kr_error *err)
 	return KR_OK;
 }
 
-static int pragma_int(struct kr_store *st, const char *sql)
+/* The integer a PRAGMA answers, or -1 with *rc the SQLite error (rc may be NULL). */
+static int pragma_int_rc(struct kr_store *st, const char *sql, int *rc)
 {
 	sqlite3_stmt *s;
-	int v = -1;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+	int v = -1, r;
+	if ((r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
+		if (rc)
+			*rc = r;
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
+	}
+	if ((r = sqlite3_step(s)) == SQLITE_ROW)
 		v = sqlite3_column_int(s, 0);
+	else if (rc)
+		*rc = r;
 	sqlite3_finalize(s);
 	return v;
 }
@@ -321,8 +327,16 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, 10000);
-	appid = pragma_int(st, "PRAGMA application_id");
-	version = pragma_int(st, "PRAGMA user_version");
+	appid = pragma_int_rc(st, "PRAGMA application_id", &rc);
+	version = appid < 0 ? -1 : pragma_int_rc(st, "PRAGMA user_version", &rc);
+	if ((appid < 0 || version < 0) && (rc & 0xff) != SQLITE_NOTADB && (rc & 0xff) != SQLITE_CORRUPT) {
+		/* Not a verdict on the file: it could not be read (a full disk, where SQLite cannot make the -shm file
+		 * it needs, an I/O error, a lock). */
+		s = kr_store_fail(st, err, rc, "reading the store");
+		kr_error_prefix(err, "cannot open %s; it was left untouched", path);
+		store_free(st);
+		return s;
+	}
 	if (appid < 0 || version < 0) {
 		s = kr_fail(err, KR_ERR_NOT_STORE, "%s is not a kiroku store (not an SQLite database: %s); it was left untouched",
 			    path, sqlite3_errmsg(st->db));
@@ -343,9 +357,41 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 		store_free(st);
 		return s;
 	}
+	bool catalogue_read = false;
 	if ((s = exec(st, "PRAGMA journal_mode = WAL", err)) || (s = exec(st, "PRAGMA synchronous = FULL", err)) ||
 	    (is_new && (s = exec(st, "PRAGMA application_id = 1263686219", err))) || (s = migrate(st, version, err)) ||
-	    (s = prepare_all(st, err)) || (s = load_catalogue(st, err))) {
+	    (s = prepare_all(st, err)) || (catalogue_read = true, s = load_catalogue(st, err))) {
+		/* A damaged file fails here in many ways (a catalogue that does not parse, a table SQLite cannot
+		 * read): say that it is damaged and what to do, rather than what broke first. */
+		if (!is_new && s != KR_ERR_NOMEM && s != KR_ERR_BUSY) {
+			char first[sizeof err->msg > 256 ? 256 : sizeof err->msg], found[200] = "";
+			sqlite3_stmt *q;
+			snprintf(first, sizeof first, "%s", err ? err->msg : "");
+			if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL) == SQLITE_OK) {
+				if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+					snprintf(found, sizeof found, "%s", (const char *)sqlite3_column_text(q, 0));
+				else
+					snprintf(found, sizeof found, "%s", sqlite3_errmsg(st->db));
+				sqlite3_finalize(q);
+			} else {
+				snprintf(found, sizeof found, "%s", sqlite3_errmsg(st->db));
+			}
+			/* The catalogue in a store is written by kiroku only: text that does not parse is damage that
+			 * SQLite's structural check cannot see (it has no checksums of the data). */
+			if (strcmp(found, "ok") == 0 && catalogue_read && s != KR_ERR_STORE && s != KR_ERR_IO)
+				snprintf(found, sizeof found, "ok, but the catalogue it holds does not parse");
+			if (strcmp(found, "ok") != 0) {
+				for (char *c = found; *c; c++)
+					if (*c == '\n')
+						*c = ' ';
+				s = kr_fail(err, KR_ERR_STORE,
+					    "%s is damaged (SQLite quick_check: %.120s); stop using it, keep a copy, and "
+					    "restore the latest backup (see 'backup'). Opening it said: %s",
+					    path, found, first);
+				store_free(st);
+				return s;
+			}
+		}
 		kr_error_prefix(err, "opening %s", path);
 		store_free(st);
 		return s;

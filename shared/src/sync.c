@@ -56,8 +56,14 @@ void kr_sync_serve(struct kr_store *st, const char *peer_node, const char *peer_
 	s = kr_changeset_decode(body, len, &kr_sync_limits, &cs, &err);
 	if (s)
 		goto fail_nocs;
-	if (hooks)
+	if (cs.recover && cs.nchanges) {
+		s = kr_fail(&err, KR_ERR_INVALID, "a recover request carries no changes; this one has %zu", cs.nchanges);
+		goto fail;
+	}
+	if (hooks) {
 		o.sleep_after_commit_ms = hooks->sleep_after_commit_ms;
+		o.sleep_before_commit_ms = hooks->sleep_before_commit_ms;
+	}
 	if (hooks && hooks->lock)
 		hooks->lock(hooks->ctx);
 	s = kr_merge(st, &cs, &o, &answer->merged, &err);
@@ -65,9 +71,10 @@ void kr_sync_serve(struct kr_store *st, const char *peer_node, const char *peer_
 		hooks->unlock(hooks->ctx);
 	if (s)
 		goto fail;
-	/* Committed: now the answer, from the position the agent says it has. */
-	s = kr_hub_export(st, peer_facility, peer_node, cs.has_since ? cs.since : 0, &kr_sync_limits, out,
-			  &answer->changes_out, &more, &err);
+	/* Committed: now the answer, from the position the agent says it has; for a recovering agent (its store
+	 * restored from a backup or reinstalled) with its own changes too, which it may have lost. */
+	s = kr_hub_export(st, peer_facility, cs.recover ? NULL : peer_node, cs.has_since ? cs.since : 0, &kr_sync_limits,
+			  out, &answer->changes_out, &more, &err);
 	if (s)
 		goto fail;
 	kr_changeset_release(&cs);
@@ -77,6 +84,9 @@ fail:
 	kr_changeset_release(&cs);
 fail_nocs:
 	answer->status = status_of(s);
+	if (s == KR_ERR_IO)
+		/* The hub's own store (a full disk, an I/O error): say whose, since the agent shows this text. */
+		kr_error_prefix(&err, "the hub cannot store changes now, nothing was applied; retry later");
 	answer->expected = s == KR_ERR_GAP ? err.expected : 0;
 	out->len = 0;
 	kr_buf_printf(out, "%s\n", err.msg);

@@ -21,8 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Prints "fuzz invariant broken: ..." on stderr and aborts. */
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* A scratch directory of this process (in /dev/shm when it exists, else $TMPDIR or /tmp), created on the first
- * call and removed with its contents at exit. Aborts if it can't be made. */
+/* A scratch directory of this process (in $FUZZ_TMPDIR if set, else /dev/shm when it exists, else $TMPDIR or
+ * /tmp), created on the first call and removed with its contents at a normal exit (not after a crash). Aborts
+ * if it can't be made. */
 const char *fuzz_tmpdir(void);
 
 /* ---- The hub of fuzz_sync and fuzz_enroll, and the history the seeds build on ---- */

@@ -25,7 +25,8 @@ static void setup(void)
 	if (kr_catalogue_default(&builtin, &err))
 		fuzz_fail("the built-in catalogue: %s", err.msg);
 	for (size_t k = 0; k < builtin->nkinds; k++)
-		for (size_t i = 0; i < builtin->kinds[k].nfields && nall < sizeof all_fields / sizeof all_fields[0]; i++) {
+		for (size_t i = 0; i < builtin->kinds[k].nfields && nall < sizeof all_fields / sizeof all_fields[0];
+		     i++) {
 			const struct kr_field_def *f = &builtin->kinds[k].fields[i];
 			all_fields[nall++] = f;
 			if ((unsigned)f->type <= KR_FT_COUNT && !one_of_type[f->type])
@@ -105,13 +106,14 @@ static void walk(const struct kr_catalogue *cat)
 					if (!spell[s])
 						continue;
 					if (kr_catalogue_parse_value(f, spell[s], &out, &err))
-						fuzz_fail("%s.%s: the spelling \"%s\" is refused: %s", kd->name, f->name,
-						          spell[s], err.msg);
+						fuzz_fail("%s.%s: the spelling \"%s\" is refused: %s", kd->name,
+						          f->name, spell[s], err.msg);
 					if (out.type != KR_VAL_TEXT || strcmp(out.s, f->values[v]) != 0)
 						fuzz_fail("%s.%s: \"%s\" does not read as \"%s\"", kd->name, f->name,
 						          spell[s], f->values[v]);
 				}
-				for (const char *const *a = f->value_aliases ? f->value_aliases[v] : NULL; a && *a; a++) {
+				for (const char *const *a = f->value_aliases ? f->value_aliases[v] : NULL; a && *a;
+				     a++) {
 					if (kr_catalogue_parse_value(f, *a, &out, &err) || out.type != KR_VAL_TEXT ||
 					    strcmp(out.s, f->values[v]) != 0)
 						fuzz_fail("%s.%s: the alias \"%s\" does not read as \"%s\"", kd->name,

@@ -48,14 +48,16 @@ static void remove_tmpdir(void)
 
 const char *fuzz_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR");
+	const char *base = getenv("FUZZ_TMPDIR");
 	struct stat sb;
 
 	if (tmpdir[0])
 		return tmpdir;
-	if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0)
+	if (base && *base)
+		; /* the caller's choice (scripts/ci-fuzz.sh: one it removes, since a crash skips atexit) */
+	else if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0)
 		base = "/dev/shm";
-	else if (!base || !*base)
+	else if (!(base = getenv("TMPDIR")) || !*base)
 		base = "/tmp";
 	snprintf(tmpdir, sizeof tmpdir, "%s/kiroku-fuzz-XXXXXX", base);
 	if (!mkdtemp(tmpdir))
@@ -68,15 +70,20 @@ const char *fuzz_tmpdir(void)
 /* ---- The history ---- */
 
 /* ULIDs of 2025-01-10T00:00Z (0x01944d82b800 ms) with fixed random parts. */
-const kr_ulid fuzz_record_a = {{0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa}};
-const kr_ulid fuzz_record_b = {{0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba}};
-const kr_ulid fuzz_record_c = {{0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca}};
+const kr_ulid fuzz_record_a = {
+    {0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa}};
+const kr_ulid fuzz_record_b = {
+    {0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba}};
+const kr_ulid fuzz_record_c = {
+    {0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca}};
 
+/* clang-format off */
 #define TXT(x) {.type = KR_VAL_TEXT, .s = (x), .len = sizeof(x) - 1}
 #define INT(n) {.type = KR_VAL_INT, .i = (n)}
 #define BOOL(b) {.type = KR_VAL_BOOL, .i = (b)}
 #define NONE {0, NULL}
 #define V(h, n) {FUZZ_T0 + (h), (n)}
+/* clang-format on */
 
 static const struct kr_write a_create[] = {
     {"occurred_at", TXT("2025-01-10T09:00"), NONE},
@@ -113,8 +120,11 @@ static const struct kr_seen c_seen[] = {
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define CHANGE(origin, seq, rec, kind, hlc, w) \
-	{origin, seq, rec, kind, FUZZ_FACILITY, FUZZ_T0 + (hlc), NONE, N(w), (struct kr_write *)(w), 0, NULL, NULL, 0}
+#define CHANGE(origin, seq, rec, kind, hlc, w)                                                                         \
+	{                                                                                                              \
+		origin, seq, rec, kind, FUZZ_FACILITY, FUZZ_T0 + (hlc), NONE, N(w), (struct kr_write *)(w), 0, NULL,   \
+		    NULL, 0                                                                                            \
+	}
 
 bool fuzz_history_set(unsigned step, struct kr_buf *out)
 {
@@ -199,13 +209,15 @@ static uint64_t rng_next(uint64_t *x)
 	return *x;
 }
 
-static const kr_ulid record_d = {{0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda}};
+static const kr_ulid record_d = {
+    {0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda}};
 
 /* A value for field f (any field when NULL): mostly of its type, sometimes of another. */
 static struct kr_value some_value(const struct kr_field_def *f, uint64_t *r)
 {
-	static const char *const texts[] = {"x", "2025-01-10", "2025-01-10T09:00", "2025-01-10 09:00", "2025-02-30",
-	                                    "紛失", "yes", "", "a\tb\nc", "\xe3\x81"};
+	static const char *const texts[] = {
+	    "x",   "2025-01-10", "2025-01-10T09:00", "2025-01-10 09:00", "2025-02-30", "紛失",
+	    "yes", "",           "a\tb\nc",          "\xe3\x81"};
 	static const int64_t ints[] = {0, 1, -1, 32, INT64_MAX, INT64_MIN};
 	unsigned pick = (unsigned)(rng_next(r) % 8);
 	const char *s;
@@ -299,8 +311,12 @@ size_t fuzz_mutate_changeset(uint8_t *data, size_t size, size_t max_size, unsign
 				ch[i].seq++;
 				ch[i].hlc++;
 			} else {
-				ch[i] = (struct kr_change){.origin = cs.sender, .seq = FUZZ_NODE_SEQ + 1, .record = fuzz_record_a,
-				                           .kind = "incident", .facility = FUZZ_FACILITY, .hlc = FUZZ_T0 + 8};
+				ch[i] = (struct kr_change){.origin = cs.sender,
+				                           .seq = FUZZ_NODE_SEQ + 1,
+				                           .record = fuzz_record_a,
+				                           .kind = "incident",
+				                           .facility = FUZZ_FACILITY,
+				                           .hlc = FUZZ_T0 + 8};
 			}
 			ch[i].writes = wr[i];
 			ch[i].seen = sn[i];
@@ -337,10 +353,13 @@ size_t fuzz_mutate_changeset(uint8_t *data, size_t size, size_t max_size, unsign
 	}
 	case 5:
 		if (c) {
-			static const kr_ulid *const recs[] = {&fuzz_record_a, &fuzz_record_b, &fuzz_record_c, &record_d};
+			static const kr_ulid *const recs[] = {&fuzz_record_a, &fuzz_record_b, &fuzz_record_c,
+			                                      &record_d};
 			unsigned k = (unsigned)(rng_next(&r) % 4);
 			c->record = *recs[k];
-			c->kind = k == 1 ? "pi_handling" : k == 3 || rng_next(&r) % 8 == 0 ? kinds[rng_next(&r) % 5] : "incident";
+			c->kind = k == 1                            ? "pi_handling"
+			          : k == 3 || rng_next(&r) % 8 == 0 ? kinds[rng_next(&r) % 5]
+			                                            : "incident";
 		}
 		break;
 	case 6:
@@ -375,8 +394,8 @@ size_t fuzz_mutate_changeset(uint8_t *data, size_t size, size_t max_size, unsign
 	case 11:
 		/* A delete (or undelete), with what its writer saw. */
 		if (c) {
-			wr[c - ch][0] = (struct kr_write){KR_FIELD_DELETED, {.type = KR_VAL_BOOL, .i = rng_next(&r) % 4 != 0},
-			                                  some_version(&r)};
+			wr[c - ch][0] = (struct kr_write){
+			    KR_FIELD_DELETED, {.type = KR_VAL_BOOL, .i = rng_next(&r) % 4 != 0}, some_version(&r)};
 			c->nwrites = 1;
 			c->nseen = 0;
 			for (i = 0; kd && i < kd->nfields && c->nseen < MUT_WRITES; i++)
@@ -391,7 +410,8 @@ size_t fuzz_mutate_changeset(uint8_t *data, size_t size, size_t max_size, unsign
 	case 12:
 		if (c) {
 			uint64_t now = kr_now_ms() << 16;
-			uint64_t hlcs[] = {FUZZ_T0 + rng_next(&r) % 16, now, now + ((uint64_t)3600000 << 16), UINT64_MAX, 1};
+			uint64_t hlcs[] = {FUZZ_T0 + rng_next(&r) % 16, now, now + ((uint64_t)3600000 << 16),
+			                   UINT64_MAX, 1};
 			c->hlc = hlcs[rng_next(&r) % 5];
 		}
 		break;

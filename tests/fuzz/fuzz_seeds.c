@@ -35,28 +35,39 @@ static void put_set(const char *name, const struct kr_buf *b)
 	put("fuzz_sync", name, b->data, b->len);
 }
 
+/* clang-format off */
 #define TXT(x) {.type = KR_VAL_TEXT, .s = (x), .len = sizeof(x) - 1}
 #define INT(n) {.type = KR_VAL_INT, .i = (n)}
 #define BOOL(b) {.type = KR_VAL_BOOL, .i = (b)}
 #define NUL {.type = KR_VAL_NULL}
 #define NONE {0, NULL}
 #define V(h, n) {FUZZ_T0 + (h), (n)}
+/* clang-format on */
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define CHANGE(seq, rec, kind, hlc, w) \
-	{FUZZ_NODE, seq, rec, kind, FUZZ_FACILITY, FUZZ_T0 + (hlc), NONE, N(w), (struct kr_write *)(w), 0, NULL, NULL, 0}
+#define CHANGE(seq, rec, kind, hlc, w)                                                                                 \
+	{                                                                                                              \
+		FUZZ_NODE, seq, rec, kind, FUZZ_FACILITY, FUZZ_T0 + (hlc), NONE, N(w), (struct kr_write *)(w), 0,      \
+		    NULL, NULL, 0                                                                                      \
+	}
 
-static const kr_ulid record_d = {{0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda}};
+static const kr_ulid record_d = {
+    {0x01, 0x94, 0x4d, 0x82, 0xb8, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda}};
 
 static void sets(void)
 {
-	static const struct kr_write edit_stale[] = {{"description", TXT("翌朝、バスの座席で発見。回収済み"), V(1, FUZZ_NODE)}};
+	static const struct kr_write edit_stale[] = {
+	    {"description", TXT("翌朝、バスの座席で発見。回収済み"), V(1, FUZZ_NODE)}};
 	static const struct kr_write edit_current[] = {{"containment", TXT("関係者に連絡"), NONE},
 	                                               {"persons_affected", INT(30), V(1, FUZZ_NODE)}};
 	static const struct kr_write create_d[] = {
-	    {"occurred_at", TXT("2025-01-11T10:05"), NONE}, {"discovered_at", TXT("2025-01-11T10:20"), NONE},
-	    {"category", TXT("誤送付・誤送信"), NONE},     {"media", TXT("電子メール"), NONE},
-	    {"personal_info", BOOL(1), NONE},              {"my_number", BOOL(0), NONE},
-	    {"persons_affected", INT(1), NONE},            {"affected_names", TXT("区民 一名"), NONE},
+	    {"occurred_at", TXT("2025-01-11T10:05"), NONE},
+	    {"discovered_at", TXT("2025-01-11T10:20"), NONE},
+	    {"category", TXT("誤送付・誤送信"), NONE},
+	    {"media", TXT("電子メール"), NONE},
+	    {"personal_info", BOOL(1), NONE},
+	    {"my_number", BOOL(0), NONE},
+	    {"persons_affected", INT(1), NONE},
+	    {"affected_names", TXT("区民 一名"), NONE},
 	    {"description", TXT("通知メールを誤った宛先に送信"), NONE},
 	    {"reporter_name", TXT("佐藤"), NONE},
 	};
@@ -184,11 +195,12 @@ static void sets(void)
 	{
 		static char longtext[300];
 		memset(longtext, 'a', sizeof longtext - 1);
-		struct kr_write w[] = {{"persons_affected", INT(-5), NONE},
-		                       {"reopen_count", INT(INT64_MAX), NONE},
-		                       {"description", {.type = KR_VAL_TEXT, .s = longtext, .len = sizeof longtext - 1}, NONE},
-		                       {"media", NUL, V(2, FUZZ_NODE2)},
-		                       {"personal_info", BOOL(0), NONE}};
+		struct kr_write w[] = {
+		    {"persons_affected", INT(-5), NONE},
+		    {"reopen_count", INT(INT64_MAX), NONE},
+		    {"description", {.type = KR_VAL_TEXT, .s = longtext, .len = sizeof longtext - 1}, NONE},
+		    {"media", NUL, V(2, FUZZ_NODE2)},
+		    {"personal_info", BOOL(0), NONE}};
 		c[0] = (struct kr_change)CHANGE(FUZZ_NODE_SEQ + 1, record_d, "incident", 10, w);
 		b.len = 0;
 		fuzz_encode_set(FUZZ_NODE, c, 1, true, 0, &b);
@@ -214,13 +226,15 @@ static void http(void)
 	    {"head", "HEAD /status/204 HTTP/1.1\r\nHost: hub\r\n\r\n"},
 	    {"status-0", "GET /status/0 HTTP/1.1\r\nHost: hub\r\n\r\nGET /status/999 HTTP/1.1\r\n\r\n"},
 	    {"status-body", "POST /status/418 HTTP/1.1\r\nContent-Length: 5\r\n\r\nteapo"},
-	    {"echo-headers", "GET /e HTTP/1.1\r\nX-Echo: a\tb\r\nX-Header-Name: X-Ok\r\nX-Content-Type: text/x\r\n"
-	                     "Host: hub\r\n\r\nGET /e HTTP/1.1\r\nX-Header-Name: bad name\r\nX-Content-Type: \x01\r\n\r\n"},
+	    {"echo-headers",
+	     "GET /e HTTP/1.1\r\nX-Echo: a\tb\r\nX-Header-Name: X-Ok\r\nX-Content-Type: text/x\r\n"
+	     "Host: hub\r\n\r\nGET /e HTTP/1.1\r\nX-Header-Name: bad name\r\nX-Content-Type: \x01\r\n\r\n"},
 	    {"big", "GET /big HTTP/1.1\r\nHost: hub\r\n\r\nGET /close HTTP/1.1\r\n\r\nGET /never HTTP/1.1\r\n\r\n"},
 	    {"garbage", "GARBAGE\r\n\r\n"},
 	    {"connect", "CONNECT hub:443 HTTP/1.1\r\nHost: hub\r\n\r\n"},
 	    {"upgrade", "GET /ws HTTP/1.1\r\nHost: hub\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"},
-	    {"long-url", "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?b=cccccccccc HTTP/1.1\r\n\r\n"},
+	    {"long-url",
+	     "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?b=cccccccccc HTTP/1.1\r\n\r\n"},
 	    {"absolute-url", "GET http://hub:8443/v1/health?q HTTP/1.1\r\nHost: hub\r\n\r\n"},
 	    {"split-header", "GET / HTTP/1.1\r\nX-Long: one\r\n two\r\nHost: hub\r\n\r\n"},
 	    {"incomplete", "POST /v1/x HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort"},
@@ -242,8 +256,9 @@ static void http(void)
 	kr_buf_init(&set, 0);
 	kr_buf_init(&b, 0);
 	fuzz_encode_set(FUZZ_NODE, NULL, 0, true, 0, &set);
-	kr_buf_printf(&b, "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nAccept: */*\r\n"
-	                  "Content-Type: application/cbor\r\nContent-Length: %zu\r\nExpect:\r\n\r\n",
+	kr_buf_printf(&b,
+	              "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nAccept: */*\r\n"
+	              "Content-Type: application/cbor\r\nContent-Length: %zu\r\nExpect:\r\n\r\n",
 	              set.len);
 	kr_buf_append(&b, set.data, set.len);
 	put("fuzz_http", "post-sync", b.data, b.len);
@@ -253,8 +268,8 @@ static void http(void)
 
 static void enroll(void)
 {
-	struct kr_enroll_token t = {.hub_url = "https://hub.example.jp:8443", .facility = FUZZ_FACILITY,
-	                            .expires = 1767225600};
+	struct kr_enroll_token t = {
+	    .hub_url = "https://hub.example.jp:8443", .facility = FUZZ_FACILITY, .expires = 1767225600};
 	uint8_t secret[KR_ENROLL_SECRET_LEN];
 	struct kr_error err = {0};
 	struct kr_buf csr, req, text;
@@ -305,9 +320,17 @@ static void catalogue(void)
 	    "[field visit.ok]\ntype = boolean\noperator_only = yes\n[field visit.on]\ntype = date\n"
 	    "[field visit.delta]\ntype = integer\n";
 	static const char *const values[][2] = {
-	    {"datetime", "\x01" "2025-01-10 09:00"}, {"date", "\x02" "2024-02-29"},  {"enum-alias", "\x03usb"},
-	    {"enum-ja", "\x04紛失"},                 {"count", "\x05" "32"},         {"integer", "\x06-9223372036854775808"},
-	    {"bool", "\x07はい"},                     {"text", "\x08line one\nline two\ttab"},
+	    {"datetime", "\x01"
+	                 "2025-01-10 09:00"},
+	    {"date", "\x02"
+	             "2024-02-29"},
+	    {"enum-alias", "\x03usb"},
+	    {"enum-ja", "\x04紛失"},
+	    {"count", "\x05"
+	              "32"},
+	    {"integer", "\x06-9223372036854775808"},
+	    {"bool", "\x07はい"},
+	    {"text", "\x08line one\nline two\ttab"},
 	    {"bad-utf8", "\x09\xed\xa0\x80"},
 	};
 

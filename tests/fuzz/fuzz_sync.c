@@ -21,6 +21,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kr_store_begin(st, &err))
 		fuzz_fail("BEGIN: %s", err.msg);
 	kr_sync_serve(st, FUZZ_NODE, FUZZ_FACILITY, data, size, NULL, &out, &ans);
+	if (ans.status == 200) {
+		/* Sent again (its answer was lost), the same body is a replay: nothing new, nothing refused. The
+		 * records it touched read back, and the facility's dump reads every record. */
+		struct kr_sync_answer again;
+		struct kr_buf out2, dump;
+		kr_buf_init(&out2, (size_t)16 << 20);
+		kr_buf_init(&dump, 0);
+		kr_sync_serve(st, FUZZ_NODE, FUZZ_FACILITY, data, size, NULL, &out2, &again);
+		if (again.status != 200 || again.merged.applied || again.merged.conflicts ||
+		    again.merged.skipped != ans.merged.skipped + ans.merged.applied ||
+		    again.merged.acked != ans.merged.acked)
+			fuzz_fail(
+			    "sent again: HTTP %d, %zu applied, %zu conflicts, %zu skipped, acked %llu (first: %zu "
+			    "applied, %zu skipped, acked %llu): %.*s",
+			    again.status, again.merged.applied, again.merged.conflicts, again.merged.skipped,
+			    (unsigned long long)again.merged.acked, ans.merged.applied, ans.merged.skipped,
+			    (unsigned long long)ans.merged.acked, again.status == 200 ? 0 : (int)out2.len,
+			    (const char *)out2.data);
+		if (ans.merged.applied && kr_store_dump(st, FUZZ_FACILITY, &dump, &err))
+			fuzz_fail("dumping the facility after a merge: %s", err.msg);
+		kr_buf_release(&out2);
+		kr_buf_release(&dump);
+	}
 	kr_store_rollback(st);
 	if (getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "HTTP %d: %zu applied, %zu skipped, %zu conflicts, %zu out; %.*s\n", ans.status,
@@ -37,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cs.nchanges != ans.changes_out)
 			fuzz_fail("the answer holds %zu changes, the handler says %zu", cs.nchanges, ans.changes_out);
 		for (size_t i = 0; i < cs.nchanges; i++)
-			if (strcmp(cs.changes[i].facility, FUZZ_FACILITY) != 0 || strcmp(cs.changes[i].origin, FUZZ_NODE) == 0)
+			if (strcmp(cs.changes[i].facility, FUZZ_FACILITY) != 0 ||
+			    strcmp(cs.changes[i].origin, FUZZ_NODE) == 0)
 				fuzz_fail("the answer sends change %zu of %s (facility %s) back to %s", i + 1,
 				          cs.changes[i].origin, cs.changes[i].facility, FUZZ_NODE);
 		kr_changeset_release(&cs);

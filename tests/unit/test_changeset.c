@@ -615,11 +615,13 @@ static void test_encoding_exact(void **state)
 	cs.has_since = true;
 	cs.since = 3;
 	cs.catalogue_version = 4;
+	cs.recover = true;
 	got.len = 0;
 	assert_int_equal(kr_changeset_encode(&cs, &got, &err), KR_OK);
-	static const uint8_t all[] = {0xaa, 0x01, 0x01, 0x02, 0x61, 'a',  0x03, 0x61, 'f',  0x04, 0x80,
+	static const uint8_t all[] = {0xab, 0x01, 0x01, 0x02, 0x61, 'a',  0x03, 0x61, 'f',  0x04, 0x80,
 	                              0x05, 0xa1, 0x67, 'a',  'g',  'e',  'n',  't',  '-',  '1',  0x18,
-	                              0x28, 0x06, 0x01, 0x07, 0x02, 0x08, 0xf5, 0x09, 0x03, 0x0a, 0x04};
+	                              0x28, 0x06, 0x01, 0x07, 0x02, 0x08, 0xf5, 0x09, 0x03, 0x0a, 0x04,
+	                              0x0b, 0xf5};
 	assert_int_equal(got.len, sizeof all);
 	assert_memory_equal(got.data, all, sizeof all);
 
@@ -655,6 +657,7 @@ static void test_keys_in_any_order(void **state)
 	assert_null(cs.facility);
 	assert_int_equal(cs.nchanges, 0);
 	assert_int_equal(cs.catalogue_version, 0);
+	assert_false(cs.recover);
 	kr_changeset_release(&cs);
 	kr_buf_release(&b);
 }
@@ -755,6 +758,7 @@ static void test_wrong_envelope_types(void **state)
 	    {9, {0xf5}, 1, "since: expected an unsigned integer, found a boolean"},
 	    {10, {0xf6}, 1, "catalogue_version: expected an unsigned integer, found null"},
 	    {10, {0x81, 0x01}, 2, "catalogue_version: expected an unsigned integer, found an array"},
+	    {11, {0x01}, 1, "recover: expected a boolean, found an unsigned integer"},
 	};
 
 	(void)state;
@@ -1143,7 +1147,7 @@ static void test_duplicates(void **state)
 static void test_unknown_key(void **state)
 {
 	(void)state;
-	key_fails(11, "\x01", 1, KR_ERR_MALFORMED, "unknown key 11");
+	key_fails(12, "\x01", 1, KR_ERR_MALFORMED, "unknown key 12");
 	expect_fail((const uint8_t *)"\xa1\x00\x01", 3, NULL, KR_ERR_MALFORMED, "byte 1: unknown key 0");
 	expect_fail((const uint8_t *)"\xa1\x1b\x00\x00\x00\x01\x00\x00\x00\x01\x01", 11, NULL, KR_ERR_MALFORMED,
 	            "unknown key 4294967297");

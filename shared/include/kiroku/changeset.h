@@ -89,6 +89,9 @@ struct kr_changeset {
 	bool has_since;           /* agent -> hub: the hub-journal position the agent has applied */
 	uint64_t since;
 	uint64_t catalogue_version;
+	bool recover;             /* agent -> hub: the agent is recovering (its store was restored from a backup or
+	                             reinstalled): answer with the facility's changes after `since` including the
+	                             agent's own (kiroku-agent recover). Such a request carries no changes */
 	struct kr_arena arena;    /* owns everything above after decode */
 };
 

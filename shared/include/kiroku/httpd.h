@@ -146,12 +146,14 @@ void kr_httpd_free(struct kr_httpd *srv);
 
 /* Serves one connection whose client sends the len bytes of in and then ends its side, without TLS and without
  * a listener: the same parser, limits, refusals and handler calls as a real connection (the peer is plain, so
- * peer_node and peer_facility are ""), over a socketpair, with a thread playing the client. Everything the server
- * writes (responses, "100 Continue") is appended to out, up to out's cap; stats (may be NULL) gets this
- * connection's counters. Returns when the server has closed the connection. cfg is read as by kr_httpd_start
- * (handler required; host, port, TLS files, workers and queue_len unused). KR_ERR_TOO_BIG when out's cap cut the
- * output short; KR_ERR_IO or KR_ERR_NOMEM when the socketpair or the thread could not be made. */
-kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, struct kr_buf *out,
-                               struct kr_httpd_stats *stats, struct kr_error *err);
+ * peer_node and peer_facility are ""), over a socketpair, with a thread playing the client. The server reads at
+ * most piece bytes at a time (0: a whole buffer, as in service), so that the parser also meets URLs, headers and
+ * bodies cut across reads. Everything the server writes (responses, "100 Continue") is appended to out, up to
+ * out's cap; stats (may be NULL) gets this connection's counters. Returns when the server has closed the
+ * connection. cfg is read as by kr_httpd_start (handler required; host, port, TLS files, workers and queue_len
+ * unused). KR_ERR_TOO_BIG when out's cap cut the output short; KR_ERR_IO or KR_ERR_NOMEM when the socketpair or
+ * the thread could not be made. */
+kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, size_t piece,
+                               struct kr_buf *out, struct kr_httpd_stats *stats, struct kr_error *err);
 
 #endif

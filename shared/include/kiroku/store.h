@@ -27,7 +27,7 @@ enum kr_role {
 	KR_ROLE_HUB = 2,
 };
 
-#define KR_SCHEMA_VERSION 2     /* number of the newest migration under schema/migrations */
+#define KR_SCHEMA_VERSION 3     /* number of the newest migration under schema/migrations */
 #define KR_APPLICATION_ID 0x4B52524B
 
 /* Creates a new store at path for this node (role, node id, facility: the agent's, NULL at the hub)
@@ -134,13 +134,20 @@ struct kr_merge_opts {
 	const char *peer_facility;
 	/* Test hook: milliseconds to sleep after the commit (widens the kill -9 window). */
 	unsigned sleep_after_commit_ms;
+	/* Test hook: milliseconds to sleep inside the hub's transaction, after the merge and before the commit
+	 * (widens the kill -9 window in the merge). */
+	unsigned sleep_before_commit_ms;
+	/* Agent, kr_sync_recover: the set answers a recover request. Its ack of this node is reported in
+	 * res->acked and does not trim the outbox (the store may be older than the hub's view of it). */
+	bool recover;
 };
 
 struct kr_merge_result {
 	size_t applied;     /* changes applied */
 	size_t skipped;     /* changes already applied before (replays) */
 	size_t conflicts;   /* conflict entries opened (hub) */
-	uint64_t acked;     /* hub: the sender's high-water mark after the merge */
+	uint64_t acked;     /* hub: the sender's high-water mark after the merge; agent with opts->recover: the
+	                       hub's ack of this node in the set (0 if none) */
 	uint64_t cursor;    /* agent: the hub-journal position after the merge */
 	int64_t skew_ms;    /* hub: how far the sender's newest HLC runs ahead of the hub's clock */
 };

@@ -45,6 +45,7 @@ struct kr_sync_hooks {
 	void (*unlock)(void *ctx);
 	void *ctx;
 	unsigned sleep_after_commit_ms; /* test hook: widen the window between commit and answer */
+	unsigned sleep_before_commit_ms; /* test hook: widen the window between merge and commit */
 };
 void kr_sync_serve(struct kr_store *st, const char *peer_node, const char *peer_facility, const uint8_t *body,
 		   size_t len, const struct kr_sync_hooks *hooks, struct kr_buf *out, struct kr_sync_answer *answer);
@@ -73,5 +74,28 @@ struct kr_sync_result {
  * agent no longer has), KR_ERR_FORBIDDEN, KR_ERR_INVALID/MALFORMED (the hub refused a batch, with its reason). */
 kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned max_rounds, kr_sync_progress_fn progress,
 		      void *progress_ctx, struct kr_sync_result *res, struct kr_error *err);
+
+/* ---- Agent side: recovery (kiroku-agent recover; docs/design.md "Recovery") ---- */
+
+struct kr_recover_result {
+	uint64_t received;    /* changes the hub sent back that were applied here (other nodes' and this node's) */
+	uint64_t own;         /* of the changes the hub sent, this node's own */
+	uint64_t hub_acked;   /* the hub's high-water mark of this node: it holds its changes 1..hub_acked */
+	uint64_t already;     /* outbox changes the hub already held (the same bytes): dropped from the outbox */
+	uint64_t renumbered;  /* outbox changes made under numbers the hub holds other changes for: renumbered */
+	uint64_t first_new;   /* ... to first_new, first_new + 1, ... (when renumbered > 0) */
+	uint64_t last_seq;    /* this node's last change number afterwards */
+	unsigned round_trips;
+};
+
+/* For an agent whose store was restored from an old backup, or reinstalled blank with the same identity: takes
+ * back every change of its facility from the hub, this node's own included (recover requests), then, in one
+ * transaction, drops from the outbox the changes the hub already holds and renumbers those made under numbers the
+ * hub holds other changes for, and adopts the hub's high-water mark. Afterwards kr_sync_run works as usual (and
+ * sends what is left in the outbox). Safe to interrupt and to run again; on an up-to-date store it changes
+ * nothing. Errors as kr_sync_run; KR_ERR_GAP when the hub holds fewer of this node's changes than it once
+ * acknowledged (the hub's store is the older one). */
+kr_status kr_sync_recover(struct kr_store *st, struct kr_client *client, struct kr_recover_result *res,
+			  struct kr_error *err);
 
 #endif

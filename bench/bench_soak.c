@@ -1,0 +1,800 @@
+/* bench_soak.c: a soak test: many simulated agents (default 300, each its own node id, client certificate and store)
+ * record and sync continuously against one real hub (kiroku-hub serve, a separate process) over mutual TLS on
+ * loopback for a number of minutes, and the hub's resident memory, open file descriptors and threads are printed at
+ * the start, every minute and at the end, with the latency of the sync requests (p50, p99, max) and the count of
+ * failed syncs, which must be zero (nothing here injects faults: a 503 or a connection the hub closed unanswered is
+ * retried with back-off and counted; a sync that still fails after 120 s of retries is a failure).
+ *
+ * Usage: bench_soak [--agents N] [--minutes M] [--seconds S] [--facilities N] [--interval-s S] [--records N]
+ *                   [--threads N] [--hub PATH] [--retry-ms N] [--sample-s S] [--dir DIR] [--keep]
+ *   --agents N      simulated agents, one thread each [300]
+ *   --minutes M     how long the agents keep syncing [10] (--seconds S for a shorter run)
+ *   --facilities N  the agents are spread over this many facilities [30]
+ *   --interval-s S  an agent's mean pause between two syncs, each pause times a random factor 0.5..1.5 [10]: 300
+ *                   agents then make about 30 syncs per second, 30 times what 300 daemons with the default
+ *                   sync_interval (300 s) would
+ *   --records N     before each sync an agent records 0..N incidents (uniformly) [2]
+ *   --threads N     the hub's worker threads [the hub's default, 8]
+ *   --hub PATH      the kiroku-hub binary [../hub/kiroku-hub next to this program]
+ *   --retry-ms N    after a 503 or a connection closed unanswered: sleep N ms, then 2N, 4N, 8N ..., jitter [200]
+ *   --sample-s S    print the hub's memory and descriptors every S seconds [60]
+ *   --dir DIR       work directory (must not exist yet) [a fresh /tmp/kiroku-bench-soak-XXXXXX]
+ *   --keep          keep the work directory
+ *
+ * Each sync is what `kiroku-agent sync` does (a new connection, kr_outbox_batch, POST /v1/sync, kr_merge of the
+ * answer, until both directions are empty), with each request timed. At the end every agent syncs once more and
+ * the hub must hold every record every agent made, and every agent's acknowledged change must be its last.
+ * Exit 1 otherwise, or if any sync failed. See bench/README.md.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kiroku/client.h"
+#include "kiroku/store.h"
+#include "kiroku/sync.h"
+#include "kiroku/tls.h"
+
+#define GIVE_UP_S 120.0 /* a sync that has not succeeded after this long of retries is a failure */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const struct kr_error *err)
+{
+	fprintf(stderr, "bench_soak: %s: %s\n", what, err ? err->msg : strerror(errno));
+	exit(1);
+}
+
+static void sleep_s(double s)
+{
+	if (s <= 0)
+		return;
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the hub process ---- */
+
+static long proc_status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long proc_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	if (!(d = opendir(path)))
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, stt;
+	FILE *f;
+	char *p;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	if (!(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
+		return -1;
+	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct hub_proc {
+	pid_t pid;
+	unsigned short port;
+	int out_fd;
+	char log[PATH_MAX];
+};
+
+static void find_hub(char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+
+	if (n <= 0) {
+		snprintf(out, size, "kiroku-hub");
+		return;
+	}
+	self[n] = 0;
+	if ((slash = strrchr(self, '/')))
+		*slash = 0;
+	snprintf(out, size, "%s/../hub/kiroku-hub", self);
+}
+
+static void hub_start(const char *hub_bin, const char *dir, int threads, struct hub_proc *h)
+{
+	struct kr_error err = {0};
+	char conf[PATH_MAX], data[PATH_MAX], store[PATH_MAX], line[256];
+	size_t got = 0;
+	int pipefd[2];
+	FILE *f;
+
+	snprintf(data, sizeof data, "%s/hub", dir);
+	snprintf(store, sizeof store, "%s/hub.db", data);
+	if (mkdir(data, 0700) != 0)
+		die(data, NULL);
+	if (kr_store_create(store, KR_ROLE_HUB, "hub", NULL, &err))
+		die("creating the hub's store", &err);
+	snprintf(conf, sizeof conf, "%s/hub.conf", dir);
+	if (!(f = fopen(conf, "w")))
+		die(conf, NULL);
+	fprintf(f, "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
+		   "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
+		data, dir, dir, dir);
+	if (threads > 0)
+		fprintf(f, "threads = %d\n", threads);
+	fclose(f);
+	snprintf(h->log, sizeof h->log, "%s/hub.log", dir);
+	if (pipe(pipefd) != 0)
+		die("pipe", NULL);
+	fflush(NULL);
+	h->pid = fork();
+	if (h->pid < 0)
+		die("fork", NULL);
+	if (h->pid == 0) {
+		int logfd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (logfd < 0 || dup2(pipefd[1], 1) < 0 || dup2(logfd, 2) < 0)
+			_exit(127);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		close(logfd);
+		unsetenv("KIROKU_TEST_SLEEP_AFTER_COMMIT_MS");
+		unsetenv("KIROKU_TEST_SLEEP_BEFORE_COMMIT_MS");
+		execl(hub_bin, hub_bin, "--config", conf, "serve", (char *)NULL);
+		fprintf(stderr, "bench_soak: cannot run %s: %s\n", hub_bin, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	h->out_fd = pipefd[0];
+	for (double deadline = now_s() + 15; got < sizeof line - 1 && !memchr(line, '\n', got);) {
+		struct pollfd p = {.fd = h->out_fd, .events = POLLIN};
+		int left = (int)((deadline - now_s()) * 1000);
+		ssize_t n;
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			break;
+		n = read(h->out_fd, line + got, sizeof line - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	line[got] = 0;
+	unsigned port = 0;
+	if (sscanf(line, "listening on %*[^:]:%u", &port) != 1 || port == 0 || port > 65535) {
+		fprintf(stderr, "bench_soak: the hub (%s) did not start; see %s\n", hub_bin, h->log);
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+		exit(1);
+	}
+	h->port = (unsigned short)port;
+}
+
+static int hub_stop(struct hub_proc *h)
+{
+	int status = 0;
+
+	kill(h->pid, SIGTERM);
+	for (int i = 0; i < 3000; i++) {
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			close(h->out_fd);
+			return status;
+		}
+		sleep_s(0.01);
+	}
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &status, 0);
+	close(h->out_fd);
+	return status;
+}
+
+static void remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[PATH_MAX];
+	struct stat sb;
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+			remove_tree(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+/* ---- latencies ---- */
+
+struct lat {
+	double *v;
+	size_t n, cap;
+};
+
+static void lat_add(struct lat *l, double x)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		double *v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			fprintf(stderr, "bench_soak: out of memory\n");
+			exit(1);
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, size_t n, double q)
+{
+	size_t k;
+	if (!n)
+		return 0;
+	k = (size_t)(q * (double)n + 0.999999);
+	return v[k ? k - 1 : 0];
+}
+
+static void print_lat(const char *what, struct lat *l)
+{
+	qsort(l->v, l->n, sizeof *l->v, cmp_double);
+	printf("%-36s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%zu)\n", what, 1000 * pct(l->v, l->n, 0.50),
+	       1000 * pct(l->v, l->n, 0.99), l->n ? 1000 * l->v[l->n - 1] : 0, l->n);
+}
+
+/* ---- the agents ---- */
+
+static const char *const categories[] = {"紛失", "漏えい", "誤送付・誤送信", "不正アクセス", "その他"};
+
+struct agent {
+	int index;
+	char node[32], facility[32];
+	char store_path[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
+	struct kr_store *st;
+	unsigned seed;
+	struct kr_error err;   /* the first failure */
+	struct lat ok_lat;     /* requests answered 200 */
+	struct lat sync_lat;   /* whole syncs that succeeded, retries included */
+	unsigned long syncs_ok, syncs_failed, requests, busy, conn_errors, records;
+	uint64_t received;
+	bool setup_failed;
+};
+
+struct run {
+	const char *url, *ca;
+	double retry_ms, interval_s, end_s;
+	long records;
+	pthread_barrier_t start;
+	atomic_ulong syncs_ok, syncs_failed;
+};
+
+static struct run R;
+
+static double jitter(struct agent *a) { return 0.5 + (double)rand_r(&a->seed) / RAND_MAX; }
+
+static kr_status write_records(struct agent *a, long n)
+{
+	char desc[256], persons[16], occurred[32];
+	kr_status s;
+
+	if (n <= 0)
+		return KR_OK;
+	if ((s = kr_store_begin(a->st, &a->err)))
+		return s;
+	for (long i = 0; i < n; i++) {
+		unsigned long k = a->records + (unsigned long)i;
+		snprintf(desc, sizeof desc, "%s の %lu 件目：校外学習の引率中に名簿を紛失した可能性。", a->node, k);
+		snprintf(persons, sizeof persons, "%lu", k % 40);
+		snprintf(occurred, sizeof occurred, "2026-%02lu-%02luT%02lu:%02lu", 4 + k % 9, 1 + k % 28, 8 + k % 10, k % 60);
+		struct kr_field_text f[] = {
+			{"occurred_at", occurred},  {"category", categories[k % 5]}, {"media", k % 2 ? "USB" : "紙"},
+			{"personal_info", "yes"},   {"persons_affected", persons},    {"description", desc},
+		};
+		kr_ulid id;
+		if ((s = kr_record_create(a->st, "incident", NULL, f, 6, 0, &id, &a->err))) {
+			kr_store_rollback(a->st);
+			return s;
+		}
+	}
+	if ((s = kr_store_commit(a->st, &a->err)))
+		return s;
+	a->records += (unsigned long)n;
+	return KR_OK;
+}
+
+/* One POST, retried while the hub is busy (503) or drops the connection unanswered, until deadline. */
+static kr_status post_retrying(struct agent *a, struct kr_client **client, const struct kr_client_config *cc,
+			       const struct kr_buf *req, struct kr_buf *resp, struct kr_error *err, double deadline)
+{
+	for (unsigned attempt = 0;; attempt++) {
+		long status = 0;
+		double t0 = now_s();
+		kr_status s = kr_client_post(*client, KR_SYNC_PATH, KR_SYNC_CONTENT_TYPE, req->data, req->len,
+					     kr_sync_limits.max_bytes + 65536, &status, resp, err);
+		double dt = now_s() - t0;
+
+		a->requests++;
+		if (s == KR_OK && status == 200) {
+			lat_add(&a->ok_lat, dt);
+			return KR_OK;
+		}
+		if (s == KR_OK && status == 503) {
+			a->busy++;
+		} else if (s == KR_ERR_NETWORK || s == KR_ERR_TLS) {
+			a->conn_errors++;
+			/* A new connection for the next attempt. */
+			kr_client_free(*client);
+			*client = NULL;
+			if ((s = kr_client_new(cc, client, err)))
+				return s;
+		} else if (s) {
+			return s;
+		} else {
+			kr_buf_terminate(resp);
+			return kr_fail(err, KR_ERR_NETWORK, "the hub answered HTTP %ld: %.200s", status,
+				       resp->len ? (const char *)resp->data : "");
+		}
+		if (now_s() > deadline)
+			return kr_fail(err, KR_ERR_NETWORK, "gave up after %.0f s of retries (last: %s)", GIVE_UP_S,
+				       s ? err->msg : "HTTP 503");
+		double factor = (double)(1u << (attempt < 4 ? attempt : 4));
+		sleep_s(R.retry_ms / 1000.0 * factor * jitter(a));
+	}
+}
+
+/* One sync as `kiroku-agent sync` makes it: a new connection, batches until both directions are empty. */
+static kr_status agent_sync(struct agent *a, struct kr_error *err)
+{
+	struct kr_client_config cc = {.base_url = R.url, .ca_file = R.ca, .cert_file = a->crt, .key_file = a->key,
+				      .timeout_ms = 60000};
+	struct kr_client *client = NULL;
+	struct kr_buf req, resp;
+	double t0 = now_s(), deadline = t0 + GIVE_UP_S;
+	kr_status s;
+
+	if ((s = kr_client_new(&cc, &client, err)))
+		return s;
+	kr_buf_init(&req, 0);
+	kr_buf_init(&resp, 0);
+	for (;;) {
+		struct kr_changeset cs;
+		struct kr_merge_result mr;
+		size_t n;
+
+		req.len = 0;
+		if ((s = kr_outbox_batch(a->st, &kr_sync_limits, &req, &n, err)) ||
+		    (s = post_retrying(a, &client, &cc, &req, &resp, err, deadline)))
+			break;
+		if ((s = kr_changeset_decode(resp.data, resp.len, &kr_sync_limits, &cs, err))) {
+			kr_error_prefix(err, "the hub's answer");
+			break;
+		}
+		s = kr_merge(a->st, &cs, NULL, &mr, err);
+		bool more = cs.more;
+		kr_changeset_release(&cs);
+		if (s) {
+			kr_error_prefix(err, "applying the hub's answer");
+			break;
+		}
+		a->received += mr.applied;
+		if (kr_store_meta_u64(a->st, "last_seq") == kr_store_meta_u64(a->st, "acked") && !more)
+			break;
+	}
+	kr_client_free(client);
+	kr_buf_release(&req);
+	kr_buf_release(&resp);
+	if (!s)
+		lat_add(&a->sync_lat, now_s() - t0);
+	return s;
+}
+
+static void count_sync(struct agent *a, kr_status s, struct kr_error *err)
+{
+	if (!s) {
+		a->syncs_ok++;
+		atomic_fetch_add(&R.syncs_ok, 1);
+		return;
+	}
+	if (!a->syncs_failed++)
+		a->err = *err;
+	atomic_fetch_add(&R.syncs_failed, 1);
+}
+
+static void *agent_main(void *arg)
+{
+	struct agent *a = arg;
+	struct kr_error err = {0};
+
+	if (kr_store_open(a->store_path, &a->st, &a->err))
+		a->setup_failed = true;
+	pthread_barrier_wait(&R.start);
+	if (a->setup_failed)
+		return NULL;
+	/* Spread the first syncs over one interval, as daemons started at different times would be. */
+	sleep_s(R.interval_s * (double)rand_r(&a->seed) / RAND_MAX);
+	while (now_s() < R.end_s) {
+		if (write_records(a, rand_r(&a->seed) % (R.records + 1))) {
+			count_sync(a, KR_ERR_STORE, &a->err);
+			break;
+		}
+		count_sync(a, agent_sync(a, &err), &err);
+		double pause = R.interval_s * jitter(a), left = R.end_s - now_s();
+		sleep_s(pause < left ? pause : left);
+	}
+	/* The last sync: everything made must reach the hub. */
+	count_sync(a, agent_sync(a, &err), &err);
+	return NULL;
+}
+
+/* ---- set-up ---- */
+
+static void build_agents(const char *pki, struct agent *ag, int nagents, int worker, int nworkers)
+{
+	struct kr_error err = {0};
+
+	for (int i = worker; i < nagents; i += nworkers) {
+		struct agent *a = &ag[i];
+		struct kr_cert_request req = {.node_id = a->node, .facility_id = a->facility, .days_valid = 30};
+		if (kr_cert_issue(pki, a->key, a->crt, &req, &err))
+			die("issuing an agent's certificate", &err);
+		if (kr_store_create(a->store_path, KR_ROLE_AGENT, a->node, a->facility, &err))
+			die("creating an agent's store", &err);
+	}
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: bench_soak [--agents N] [--minutes M] [--seconds S] [--facilities N] [--interval-s S]\n"
+	      "                  [--records N] [--threads N] [--hub PATH] [--retry-ms N] [--sample-s S] [--dir DIR] [--keep]\n"
+	      "N simulated agents (default 300) record and sync continuously for M minutes (default 10) against one\n"
+	      "kiroku-hub serve; prints the hub's resident memory, open descriptors and threads at the start, every\n"
+	      "minute and at the end, the sync requests' p50/p99/max latency, and the failed syncs (must be 0).\n"
+	      "See bench/README.md.\n",
+	      out);
+}
+
+static long arg_long(const char *opt, const char *v, long min, long max)
+{
+	char *end;
+	long x;
+	errno = 0;
+	x = v ? strtol(v, &end, 10) : 0;
+	if (!v || errno || *end || x < min || x > max) {
+		fprintf(stderr, "bench_soak: %s wants a whole number from %ld to %ld\n", opt, min, max);
+		exit(2);
+	}
+	return x;
+}
+
+struct sample {
+	double t;
+	long rss_kib, fds, threads;
+};
+
+static struct sample sample_hub(pid_t pid, double t0)
+{
+	struct sample s = {now_s() - t0, proc_status_kib(pid, "VmRSS"), proc_fds(pid), proc_status_kib(pid, "Threads")};
+	return s;
+}
+
+static void print_sample(const char *label, const struct sample *s)
+{
+	printf("%-10s t=%6.0f s  hub RSS %7.1f MiB  open fds %4ld  threads %3ld  syncs ok %8lu  failed %lu\n", label,
+	       s->t, (double)s->rss_kib / 1024.0, s->fds, s->threads, atomic_load(&R.syncs_ok),
+	       atomic_load(&R.syncs_failed));
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	long nagents = 300, nfac = 30, threads = 0, retry_ms = 200, records = 2, sample_s = 60;
+	double duration_s = 600, interval_s = 10;
+	const char *hub_opt = NULL, *dir_opt = NULL;
+	bool keep = false;
+	char dir[PATH_MAX], hub_bin[PATH_MAX], pki[PATH_MAX], path[PATH_MAX], url[64], ca[PATH_MAX];
+	struct kr_error err = {0};
+	struct hub_proc hub;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--agents") == 0)
+			nagents = arg_long(a, v, 1, 5000), i++;
+		else if (strcmp(a, "--minutes") == 0)
+			duration_s = 60.0 * (double)arg_long(a, v, 1, 1440), i++;
+		else if (strcmp(a, "--seconds") == 0)
+			duration_s = (double)arg_long(a, v, 1, 86400), i++;
+		else if (strcmp(a, "--facilities") == 0)
+			nfac = arg_long(a, v, 1, 5000), i++;
+		else if (strcmp(a, "--interval-s") == 0)
+			interval_s = (double)arg_long(a, v, 1, 3600), i++;
+		else if (strcmp(a, "--records") == 0)
+			records = arg_long(a, v, 0, 1000), i++;
+		else if (strcmp(a, "--threads") == 0)
+			threads = arg_long(a, v, 1, 256), i++;
+		else if (strcmp(a, "--retry-ms") == 0)
+			retry_ms = arg_long(a, v, 1, 60000), i++;
+		else if (strcmp(a, "--sample-s") == 0)
+			sample_s = arg_long(a, v, 1, 3600), i++;
+		else if (strcmp(a, "--hub") == 0 && v)
+			hub_opt = v, i++;
+		else if (strcmp(a, "--dir") == 0 && v)
+			dir_opt = v, i++;
+		else if (strcmp(a, "--keep") == 0)
+			keep = true;
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "bench_soak: unknown or incomplete option %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (nfac > nagents)
+		nfac = nagents;
+	if (hub_opt)
+		snprintf(hub_bin, sizeof hub_bin, "%s", hub_opt);
+	else
+		find_hub(hub_bin, sizeof hub_bin);
+	if (access(hub_bin, X_OK) != 0) {
+		fprintf(stderr, "bench_soak: no kiroku-hub at %s (give --hub PATH)\n", hub_bin);
+		return 2;
+	}
+	if (dir_opt) {
+		snprintf(dir, sizeof dir, "%s", dir_opt);
+		if (mkdir(dir, 0700) != 0)
+			die(dir, NULL);
+		if (!realpath(dir_opt, dir))
+			die("realpath", NULL);
+	} else {
+		snprintf(dir, sizeof dir, "/tmp/kiroku-bench-soak-XXXXXX");
+		if (!mkdtemp(dir))
+			die("mkdtemp", NULL);
+	}
+	/* 300 agents keep up to a few hundred descriptors open at once (stores, connections). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	printf("kiroku bench_soak: %ld agents (%ld facilities) record 0..%ld incidents and sync, every %.0f s on average,\n"
+	       "for %.0f s against kiroku-hub serve (worker threads: %ld), mutual TLS on loopback; work directory %s\n",
+	       nagents, nfac, records, interval_s, duration_s, threads ? threads : 8, dir);
+
+	double t_setup = now_s();
+	struct kr_cert_request hreq = {.node_id = "hub", .is_server = true, .dns_names = (const char *[]){"localhost"},
+				       .n_dns_names = 1, .ipv4_addrs = (const char *[]){"127.0.0.1"}, .n_ipv4_addrs = 1,
+				       .days_valid = 30};
+	char hkey[PATH_MAX], hcrt[PATH_MAX];
+	snprintf(pki, sizeof pki, "%s/pki", dir);
+	snprintf(hkey, sizeof hkey, "%s/hub.key", pki);
+	snprintf(hcrt, sizeof hcrt, "%s/hub.crt", pki);
+	if (kr_ca_init(pki, "kiroku bench CA", &err) || kr_cert_issue(pki, hkey, hcrt, &hreq, &err))
+		die("making the CA and the hub's certificate", &err);
+	snprintf(path, sizeof path, "%s/agents", dir);
+	if (mkdir(path, 0700) != 0)
+		die(path, NULL);
+	struct agent *ag = calloc((size_t)nagents, sizeof *ag);
+	if (!ag)
+		die("out of memory", NULL);
+	long per_fac = (nagents + nfac - 1) / nfac;
+	for (int i = 0; i < nagents; i++) {
+		struct agent *a = &ag[i];
+		a->index = i;
+		snprintf(a->facility, sizeof a->facility, "school-%02ld", i / per_fac);
+		snprintf(a->node, sizeof a->node, "school-%02ld-pc%ld", i / per_fac, i % per_fac);
+		snprintf(a->store_path, sizeof a->store_path, "%s/agents/%s.db", dir, a->node);
+		snprintf(a->crt, sizeof a->crt, "%s/%s.crt", pki, a->node);
+		snprintf(a->key, sizeof a->key, "%s/%s.key", pki, a->node);
+		a->seed = (unsigned)i * 2654435761u + 7;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nworkers = ncpu > 1 ? (int)ncpu : 1;
+	pid_t *kids = calloc((size_t)nworkers, sizeof *kids);
+	fflush(NULL);
+	for (int w = 0; w < nworkers; w++) {
+		if ((kids[w] = fork()) < 0)
+			die("fork", NULL);
+		if (kids[w] == 0) {
+			build_agents(pki, ag, (int)nagents, w, nworkers);
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < nworkers; w++) {
+		int ws;
+		if (waitpid(kids[w], &ws, 0) != kids[w] || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+			fprintf(stderr, "bench_soak: building the agents failed\n");
+			return 1;
+		}
+	}
+	free(kids);
+	hub_start(hub_bin, dir, (int)threads, &hub);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u", hub.port);
+	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+	R.url = url;
+	R.ca = ca;
+	R.retry_ms = (double)retry_ms;
+	R.interval_s = interval_s;
+	R.records = records;
+	if (pthread_barrier_init(&R.start, NULL, (unsigned)nagents + 1))
+		die("pthread_barrier_init", NULL);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, (size_t)1 << 20);
+	pthread_t *tids = calloc((size_t)nagents, sizeof *tids);
+	for (int i = 0; i < nagents; i++)
+		if (pthread_create(&tids[i], &attr, agent_main, &ag[i])) {
+			fprintf(stderr, "bench_soak: cannot start thread %d\n", i);
+			return 1;
+		}
+	printf("%-36s %8.1f s\n", "set-up: certificates, stores, hub", now_s() - t_setup);
+
+	/* The soak. */
+	double t0 = now_s(), hub_cpu0 = proc_cpu_s(hub.pid);
+	R.end_s = t0 + duration_s;
+	struct sample first = sample_hub(hub.pid, t0);
+	print_sample("start", &first);
+	pthread_barrier_wait(&R.start);
+	struct sample s1 = first, last;
+	for (double next = t0 + (double)sample_s; now_s() < R.end_s;) {
+		sleep_s((next < R.end_s ? next : R.end_s) - now_s());
+		if (now_s() >= next) {
+			struct sample s = sample_hub(hub.pid, t0);
+			print_sample("", &s);
+			if (next == t0 + (double)sample_s)
+				s1 = s;
+			next += (double)sample_s;
+		}
+	}
+	for (int i = 0; i < nagents; i++)
+		pthread_join(tids[i], NULL);
+	double total = now_s() - t0;
+	last = sample_hub(hub.pid, t0);
+	print_sample("end", &last);
+	double hub_cpu = proc_cpu_s(hub.pid) - hub_cpu0;
+	long hub_hwm = proc_status_kib(hub.pid, "VmHWM");
+	int hub_status = hub_stop(&hub);
+
+	/* Figures. */
+	struct lat ok = {0}, syncs = {0};
+	unsigned long nok = 0, nfailed = 0, nreq = 0, nbusy = 0, nconn = 0, nrec = 0, setup_failed = 0;
+	uint64_t received = 0;
+	for (int i = 0; i < nagents; i++) {
+		struct agent *a = &ag[i];
+		for (size_t k = 0; k < a->ok_lat.n; k++)
+			lat_add(&ok, a->ok_lat.v[k]);
+		for (size_t k = 0; k < a->sync_lat.n; k++)
+			lat_add(&syncs, a->sync_lat.v[k]);
+		nok += a->syncs_ok;
+		nreq += a->requests;
+		nbusy += a->busy;
+		nconn += a->conn_errors;
+		nrec += a->records;
+		received += a->received;
+		setup_failed += a->setup_failed;
+		if (a->syncs_failed || a->setup_failed) {
+			if (nfailed < 5)
+				fprintf(stderr, "bench_soak: agent %s: %lu syncs failed, the first: %s\n", a->node, a->syncs_failed,
+					a->err.msg);
+			nfailed += a->syncs_failed + a->setup_failed;
+		}
+		free(a->ok_lat.v);
+		free(a->sync_lat.v);
+	}
+	printf("%-36s %8.1f s   (%ld agents)\n", "soak time, last syncs included", total, nagents);
+	printf("%-36s %8lu      (%.1f per second; %lu requests answered 200, %lu attempts in all)\n", "syncs completed", nok,
+	       (double)nok / total, (unsigned long)ok.n, nreq);
+	printf("%-36s %8lu      (must be 0: nothing injects faults here)\n", "syncs failed", nfailed);
+	printf("%-36s %8lu      (%lu answered 503 busy, %lu connections failed unanswered; each retried with back-off)\n",
+	       "retried requests", nbusy + nconn, nbusy, nconn);
+	print_lat("latency of a sync request (200)", &ok);
+	print_lat("latency of a whole sync", &syncs);
+	printf("%-36s %8lu      records made by the agents; %" PRIu64 " changes delivered to other nodes of their facility\n",
+	       "records", nrec, received);
+	printf("%-36s RSS %.1f -> %.1f MiB (after the first %lds: %.1f), open fds %ld -> %ld, threads %ld -> %ld, peak RSS "
+	       "%.1f MiB\n",
+	       "hub, start -> end", (double)first.rss_kib / 1024, (double)last.rss_kib / 1024, sample_s,
+	       (double)s1.rss_kib / 1024, first.fds, last.fds, first.threads, last.threads, (double)hub_hwm / 1024);
+	printf("%-36s %8.1f s of CPU in %.0f s (%.0f%% of one core)\n", "CPU used: hub", hub_cpu, total,
+	       100 * hub_cpu / total);
+
+	/* The hub holds every record; every agent's last change is acknowledged. */
+	struct kr_store *hs;
+	struct kr_store_status hss = {0};
+	unsigned long unacked = 0;
+	snprintf(path, sizeof path, "%s/hub/hub.db", dir);
+	if (kr_store_open(path, &hs, &err) || kr_store_status(hs, &hss, &err))
+		die("reading the hub's store", &err);
+	kr_store_close(hs);
+	for (int i = 0; i < nagents; i++) {
+		struct kr_store *st;
+		if (kr_store_open(ag[i].store_path, &st, &err))
+			die("reading an agent's store", &err);
+		if (kr_store_meta_u64(st, "acked") != kr_store_meta_u64(st, "last_seq"))
+			unacked++;
+		kr_store_close(st);
+	}
+	printf("%-36s %8" PRIu64 "      records (expected %lu); agents with unacknowledged changes: %lu\n", "hub store holds",
+	       hss.records, nrec, unacked);
+	if (!WIFEXITED(hub_status) || WEXITSTATUS(hub_status) != 0)
+		printf("warning: the hub did not exit cleanly (status 0x%x); see %s\n", (unsigned)hub_status, hub.log);
+	free(ok.v);
+	free(syncs.v);
+	free(tids);
+	free(ag);
+	bool complete = !nfailed && !setup_failed && !unacked && hss.records == nrec;
+	printf("%s\n", complete ? "result: every sync succeeded and the hub holds every record"
+				: "result: FAILED (see above)");
+	if (keep)
+		printf("kept %s (hub log: %s)\n", dir, hub.log);
+	else
+		remove_tree(dir);
+	return complete ? 0 : 1;
+}
