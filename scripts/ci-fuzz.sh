@@ -81,7 +81,9 @@ else
 fi
 
 targets=${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//' | grep -vx -e fuzz_common -e fuzz_seeds)}
-mkdir -p "$artifacts"
+mkdir -p "$artifacts/previous"
+# What an earlier run kept is moved aside, so that only this run's crashes count.
+find "$artifacts" -maxdepth 1 -type f -exec mv -f {} "$artifacts/previous/" \;
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
