@@ -254,16 +254,19 @@ int agent_cmd_run(struct agent *a)
 		double wait;
 		bool woken;
 
+		struct kr_client *conn = NULL;
+		kr_status s;
+
 		memset(&err, 0, sizeof err);
-		/* A renewed certificate needs a new connection (and curl re-reads the files for it). */
-		if (prepare(a, &renewed, &err) == KR_OK && renewed) {
-			struct kr_client *fresh = NULL;
-			if (make_client(a, &fresh, &err) == KR_OK) {
-				kr_client_free(c);
-				c = fresh;
-			}
-		}
-		if (sync_once(a, c, &res, &err) == KR_OK) {
+		prepare(a, &renewed, &err); /* renews the certificate when it is due; a failure shows in the sync */
+		/* One connection per sync, closed after it: a connection kept alive between syncs would hold one of
+		 * the hub's connection threads while idle; a new one also picks up a renewed certificate. */
+		memset(&err, 0, sizeof err);
+		s = make_client(a, &conn, &err);
+		if (!s)
+			s = sync_once(a, conn, &res, &err);
+		kr_client_free(conn);
+		if (s == KR_OK) {
 			if (failures)
 				log_line("hub reachable again after %u failed attempts", failures);
 			log_line("sync ok: sent %" PRIu64 ", received %" PRIu64 " (%u requests)", res.sent, res.received,
