@@ -138,6 +138,16 @@ struct hub_proc {
 	char log[PATH_MAX];
 };
 
+/* Interrupted (Ctrl-C, SIGTERM): the hub goes too, not left running on its own. */
+static volatile pid_t hub_pid_for_signal;
+static void on_signal(int sig)
+{
+	if (hub_pid_for_signal > 0)
+		kill(hub_pid_for_signal, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void find_hub(char *out, size_t size)
 {
 	char self[PATH_MAX];
@@ -303,7 +313,7 @@ static double pct(const double *v, size_t n, double q)
 static void print_lat(const char *what, struct lat *l)
 {
 	qsort(l->v, l->n, sizeof *l->v, cmp_double);
-	printf("%-36s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%zu)\n", what, 1000 * pct(l->v, l->n, 0.50),
+	printf("%-40s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%zu)\n", what, 1000 * pct(l->v, l->n, 0.50),
 	       1000 * pct(l->v, l->n, 0.99), l->n ? 1000 * l->v[l->n - 1] : 0, l->n);
 }
 
@@ -318,9 +328,12 @@ struct agent {
 	struct kr_store *st;
 	unsigned seed;
 	struct kr_error err;   /* the first failure */
-	struct lat ok_lat;     /* requests answered 200 */
-	struct lat sync_lat;   /* whole syncs that succeeded, retries included */
+	struct lat ok_lat;     /* requests answered 200, during the soak */
+	struct lat sync_lat;   /* whole syncs that succeeded during the soak, retries included */
+	struct lat final_lat;  /* the last sync, which every agent makes at the same moment when the time is up */
+	bool final;            /* making that last sync */
 	unsigned long syncs_ok, syncs_failed, requests, busy, conn_errors, records;
+	unsigned long final_busy, final_conn_errors;
 	uint64_t received;
 	bool setup_failed;
 };
@@ -380,13 +393,20 @@ static kr_status post_retrying(struct agent *a, struct kr_client **client, const
 
 		a->requests++;
 		if (s == KR_OK && status == 200) {
-			lat_add(&a->ok_lat, dt);
+			if (!a->final)
+				lat_add(&a->ok_lat, dt);
 			return KR_OK;
 		}
 		if (s == KR_OK && status == 503) {
-			a->busy++;
+			if (a->final)
+				a->final_busy++;
+			else
+				a->busy++;
 		} else if (s == KR_ERR_NETWORK || s == KR_ERR_TLS) {
-			a->conn_errors++;
+			if (a->final)
+				a->final_conn_errors++;
+			else
+				a->conn_errors++;
 			/* A new connection for the next attempt. */
 			kr_client_free(*client);
 			*client = NULL;
@@ -449,7 +469,7 @@ static kr_status agent_sync(struct agent *a, struct kr_error *err)
 	kr_buf_release(&req);
 	kr_buf_release(&resp);
 	if (!s)
-		lat_add(&a->sync_lat, now_s() - t0);
+		lat_add(a->final ? &a->final_lat : &a->sync_lat, now_s() - t0);
 	return s;
 }
 
@@ -486,7 +506,9 @@ static void *agent_main(void *arg)
 		double pause = R.interval_s * jitter(a), left = R.end_s - now_s();
 		sleep_s(pause < left ? pause : left);
 	}
-	/* The last sync: everything made must reach the hub. */
+	/* The last sync: everything made must reach the hub. Every agent makes it at the same moment, a stampede
+	 * that the figures show apart from the soak's. */
+	a->final = true;
 	count_sync(a, agent_sync(a, &err), &err);
 	return NULL;
 }
@@ -676,6 +698,9 @@ int main(int argc, char **argv)
 	}
 	free(kids);
 	hub_start(hub_bin, dir, (int)threads, &hub);
+	hub_pid_for_signal = hub.pid;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	snprintf(url, sizeof url, "https://127.0.0.1:%u", hub.port);
 	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
 	R.url = url;
@@ -694,7 +719,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_soak: cannot start thread %d\n", i);
 			return 1;
 		}
-	printf("%-36s %8.1f s\n", "set-up: certificates, stores, hub", now_s() - t_setup);
+	printf("%-40s %8.1f s\n", "set-up: certificates, stores, hub", now_s() - t_setup);
 
 	/* The soak. */
 	double t0 = now_s(), hub_cpu0 = proc_cpu_s(hub.pid);
@@ -721,10 +746,12 @@ int main(int argc, char **argv)
 	double hub_cpu = proc_cpu_s(hub.pid) - hub_cpu0;
 	long hub_hwm = proc_status_kib(hub.pid, "VmHWM");
 	int hub_status = hub_stop(&hub);
+	hub_pid_for_signal = 0;
 
 	/* Figures. */
-	struct lat ok = {0}, syncs = {0};
-	unsigned long nok = 0, nfailed = 0, nreq = 0, nbusy = 0, nconn = 0, nrec = 0, setup_failed = 0;
+	struct lat ok = {0}, syncs = {0}, final = {0};
+	unsigned long nok = 0, nfailed = 0, nreq = 0, nbusy = 0, nconn = 0, nrec = 0, setup_failed = 0, fbusy = 0,
+		      fconn = 0;
 	uint64_t received = 0;
 	for (int i = 0; i < nagents; i++) {
 		struct agent *a = &ag[i];
@@ -732,6 +759,10 @@ int main(int argc, char **argv)
 			lat_add(&ok, a->ok_lat.v[k]);
 		for (size_t k = 0; k < a->sync_lat.n; k++)
 			lat_add(&syncs, a->sync_lat.v[k]);
+		for (size_t k = 0; k < a->final_lat.n; k++)
+			lat_add(&final, a->final_lat.v[k]);
+		fbusy += a->final_busy;
+		fconn += a->final_conn_errors;
 		nok += a->syncs_ok;
 		nreq += a->requests;
 		nbusy += a->busy;
@@ -747,22 +778,26 @@ int main(int argc, char **argv)
 		}
 		free(a->ok_lat.v);
 		free(a->sync_lat.v);
+		free(a->final_lat.v);
 	}
-	printf("%-36s %8.1f s   (%ld agents)\n", "soak time, last syncs included", total, nagents);
-	printf("%-36s %8lu      (%.1f per second; %lu requests answered 200, %lu attempts in all)\n", "syncs completed", nok,
-	       (double)nok / total, (unsigned long)ok.n, nreq);
-	printf("%-36s %8lu      (must be 0: nothing injects faults here)\n", "syncs failed", nfailed);
-	printf("%-36s %8lu      (%lu answered 503 busy, %lu connections failed unanswered; each retried with back-off)\n",
-	       "retried requests", nbusy + nconn, nbusy, nconn);
-	print_lat("latency of a sync request (200)", &ok);
-	print_lat("latency of a whole sync", &syncs);
-	printf("%-36s %8lu      records made by the agents; %" PRIu64 " changes delivered to other nodes of their facility\n",
+	printf("%-40s %8.1f s   (%ld agents)\n", "soak time, last syncs included", total, nagents);
+	printf("%-40s %8lu      (%.1f per second; %lu requests in all, retries included)\n", "syncs completed", nok,
+	       (double)nok / total, nreq);
+	printf("%-40s %8lu      (must be 0: nothing injects faults here)\n", "syncs failed", nfailed);
+	printf("%-40s %8lu      (%lu answered 503 busy, %lu connections failed unanswered; each retried with back-off)\n",
+	       "retried requests, soak", nbusy + nconn, nbusy, nconn);
+	print_lat("latency of a sync request (200), soak", &ok);
+	print_lat("latency of a whole sync, soak", &syncs);
+	printf("%-40s %8lu      (%lu answered 503 busy, %lu connections failed unanswered)\n",
+	       "retried requests, last syncs", fbusy + fconn, fbusy, fconn);
+	print_lat("last syncs, all agents at once", &final);
+	printf("%-40s %8lu      records made by the agents; %" PRIu64 " changes delivered to other nodes of their facility\n",
 	       "records", nrec, received);
-	printf("%-36s RSS %.1f -> %.1f MiB (after the first %lds: %.1f), open fds %ld -> %ld, threads %ld -> %ld, peak RSS "
+	printf("%-40s RSS %.1f -> %.1f MiB (after the first %lds: %.1f), open fds %ld -> %ld, threads %ld -> %ld, peak RSS "
 	       "%.1f MiB\n",
 	       "hub, start -> end", (double)first.rss_kib / 1024, (double)last.rss_kib / 1024, sample_s,
 	       (double)s1.rss_kib / 1024, first.fds, last.fds, first.threads, last.threads, (double)hub_hwm / 1024);
-	printf("%-36s %8.1f s of CPU in %.0f s (%.0f%% of one core)\n", "CPU used: hub", hub_cpu, total,
+	printf("%-40s %8.1f s of CPU in %.0f s (%.0f%% of one core)\n", "CPU used: hub", hub_cpu, total,
 	       100 * hub_cpu / total);
 
 	/* The hub holds every record; every agent's last change is acknowledged. */
@@ -781,12 +816,13 @@ int main(int argc, char **argv)
 			unacked++;
 		kr_store_close(st);
 	}
-	printf("%-36s %8" PRIu64 "      records (expected %lu); agents with unacknowledged changes: %lu\n", "hub store holds",
+	printf("%-40s %8" PRIu64 "      records (expected %lu); agents with unacknowledged changes: %lu\n", "hub store holds",
 	       hss.records, nrec, unacked);
 	if (!WIFEXITED(hub_status) || WEXITSTATUS(hub_status) != 0)
 		printf("warning: the hub did not exit cleanly (status 0x%x); see %s\n", (unsigned)hub_status, hub.log);
 	free(ok.v);
 	free(syncs.v);
+	free(final.v);
 	free(tids);
 	free(ag);
 	bool complete = !nfailed && !setup_failed && !unacked && hss.records == nrec;

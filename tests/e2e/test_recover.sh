@@ -152,7 +152,10 @@ rm -rf "$T/p3"
 run agent p3 init --node n3 --facility f1
 assert_ok
 cp "$T/agent.crt" "$T/agent.key" "$T/hub-ca.crt" "$T/p3/"
-"$KIROKU_AGENT" --data-dir "$T/p3" --hub-url "$HUB_URL" recover >/dev/null 2>&1 &
+# (Without the sanitizers' leak check at exit: a kill that lands while it runs leaves a report file that is no
+# finding.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	"$KIROKU_AGENT" --data-dir "$T/p3" --hub-url "$HUB_URL" recover >/dev/null 2>&1 &
 PID=$!
 sleep 0.0$((RANDOM % 10))
 kill -9 "$PID" 2>/dev/null || true

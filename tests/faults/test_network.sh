@@ -7,7 +7,8 @@
 #     `kiroku-agent sync` through the proxy. A sync may fail only with exit 5 (the network); nothing else.
 #   - a `kiroku-agent run` daemon syncs through the proxy while faults go on and records keep coming; then the
 #     network heals (the proxy forwards faithfully) and the daemon must empty its outbox by itself.
-# Afterwards: invariants 1-3, and the counts of faults that acted.
+# Afterwards: invariants 1-3, and the counts of faults that acted. FAULT_PROXY_WEIGHTS (e.g. "cut=1 stall=1",
+# see faultproxy.py) narrows the rounds' faults to some kinds.
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/../e2e/sync_lib.sh"
