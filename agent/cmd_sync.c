@@ -249,7 +249,7 @@ int agent_cmd_run(struct agent *a)
 	log_line("started: node %s of facility %s, hub %s, every %llds", kr_store_node(a->st), kr_store_facility(a->st),
 		 agent_hub_url(a, url, sizeof url), interval);
 	while (!stop_requested) {
-		struct kr_sync_result res;
+		struct kr_sync_result res = {0};
 		struct timespec now;
 		double wait;
 		bool woken;
@@ -280,6 +280,14 @@ int agent_cmd_run(struct agent *a)
 			if (backoff > (double)interval)
 				backoff = (double)interval;
 			wait = backoff * jitter();
+			/* A hub that is busy or out of disk space says when to come back (Retry-After): not sooner,
+			 * spread a little so that agents it turned away together do not return together; at most an
+			 * hour, whatever it asked. */
+			if (res.retry_after > 0) {
+				double asked = (double)(res.retry_after < 3600 ? res.retry_after : 3600);
+				if (wait < asked)
+					wait = asked * (jitter() + 0.2); /* x1.0 .. x1.4 */
+			}
 			log_line("sync failed (attempt %u, next in %.0fs): %s", failures, wait, err.msg);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);

@@ -25,6 +25,7 @@ struct kr_client {
 	char errbuf[CURL_ERROR_SIZE];
 	char extra_header[256]; /* "Name: value" sent with every request, "" for none */
 	unsigned long connections;
+	long retry_after; /* of the last answer, seconds; 0 for none */
 	/* the transfer in progress */
 	struct kr_buf *response;
 	kr_status write_status;
@@ -174,6 +175,17 @@ static kr_status translate(struct kr_client *c, CURLcode rc, const char *method,
 			         "the hub at %s requires a client certificate: enrol this node first", c->base);
 			break;
 		}
+		/* A hub that refuses a certificate says so with a TLS alert; one that is overloaded or restarting
+		 * just closes the connection, which is no reason to suspect the certificate. */
+		if (!strstr(text, "alert") && (strstr(text, "reset") || strstr(text, "SYSCALL") ||
+		                               strstr(text, "unexpected eof") || strstr(text, "EOF"))) {
+			code = KR_ERR_NETWORK;
+			snprintf(what, sizeof what,
+			         "the hub at %s closed the connection during the TLS handshake (busy or restarting?); "
+			         "it will be retried",
+			         c->base);
+			break;
+		}
 		snprintf(what, sizeof what,
 		         "the TLS handshake with %s failed; if the hub refused this node's certificate %s, it may be "
 		         "expired, revoked or issued by another CA: enrol again",
@@ -241,6 +253,7 @@ static kr_status perform(struct kr_client *c, bool post, const char *path, const
 	int w;
 
 	*status = 0;
+	c->retry_after = 0;
 	response->len = 0;
 	response->max = max_response;
 	if (max_response == 0)
@@ -303,7 +316,18 @@ static kr_status perform(struct kr_client *c, bool post, const char *path, const
 		return translate(c, rc, method, url, err);
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &code);
 	*status = code;
+	{
+		/* curl parses both forms of the header (seconds, or a date it turns into seconds from now). */
+		curl_off_t ra = 0;
+		if (curl_easy_getinfo(c->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+			c->retry_after = ra > 86400 ? 86400 : (long)ra;
+	}
 	return KR_OK;
+}
+
+long kr_client_retry_after(const struct kr_client *c)
+{
+	return c->retry_after;
 }
 
 kr_status kr_client_post(struct kr_client *c, const char *path, const char *content_type, const void *body, size_t len,

@@ -125,6 +125,8 @@ kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned ma
 		res->http_status = status;
 		if (s)
 			break;
+		if (status == 503 || status == 429)
+			res->retry_after = kr_client_retry_after(client);
 		res->round_trips++;
 		if (status != 200) {
 			kr_buf_terminate(&resp);
@@ -140,6 +142,11 @@ kr_status kr_sync_run(struct kr_store *st, struct kr_client *client, unsigned ma
 							 : KR_ERR_NETWORK;
 			s = kr_fail(err, code, "the hub refused the sync (HTTP %ld): %s", status,
 				    rl ? reason : "no reason given");
+			if (res->retry_after) {
+				size_t used = strlen(err->msg);
+				snprintf(err->msg + used, sizeof err->msg - used, "; it asks to be tried again in %ld s",
+					 res->retry_after);
+			}
 			break;
 		}
 		if ((s = kr_changeset_decode(resp.data, resp.len, &kr_sync_limits, &cs, err))) {

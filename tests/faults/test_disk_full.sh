@@ -105,6 +105,9 @@ for ((r = 1; EVENTS < FAULT_DISK_ROUNDS && r <= 3 * FAULT_DISK_ROUNDS; r++)); do
 		wait_for 30 "the daemon's first sync" daemon_tried
 		if log_has "$T/a1.daemon.log" 'sync failed'; then
 			assert_contains "$(cat "$T/a1.daemon.log")" "disk is full" "the daemon's log"
+			# It waits as long as the hub's Retry-After asked (30 s, spread up to x1.4), not its own 5 s.
+			log_has "$T/a1.daemon.log" 'sync failed \(attempt 1, next in (3[0-9]|4[0-2])s\).*tried again in 30 s' ||
+				fail "the daemon did not wait as the hub's Retry-After asked: $(grep 'sync failed' "$T/a1.daemon.log")"
 			RC=1
 		else
 			RC=0
@@ -116,6 +119,7 @@ for ((r = 1; EVENTS < FAULT_DISK_ROUNDS && r <= 3 * FAULT_DISK_ROUNDS; r++)); do
 		EVENTS=$((EVENTS + 1))
 		((DAEMON)) || assert_contains "$ERR" "HTTP 503" "the agent's message"
 		((DAEMON)) || assert_contains "$ERR" "disk is full" "the agent's message"
+		((DAEMON)) || assert_contains "$ERR" "tried again in 30 s" "the agent's message"
 		log_has "$HUB_LOG" 'status=503 .*disk is full' || fail "the hub did not log a 503 saying the disk is full"
 		# The answer, seen with curl: 503, Retry-After, the reason.
 		rm -f "$T/batch.krcs"

@@ -54,6 +54,10 @@ kr_status kr_client_set_header(struct kr_client *c, const char *name, const char
 kr_status kr_client_fetch_ca(const char *base_url, const uint8_t expected_sha256[32], long timeout_ms,
                              struct kr_buf *ca_pem, struct kr_error *err);
 
+/* The seconds the last answer's Retry-After header asked for (a number of seconds or an HTTP date), capped at
+ * 86400; 0 when it had none, or after a failed request. */
+long kr_client_retry_after(const struct kr_client *c);
+
 /* How many connections this client has opened so far (1 after any number of requests on a kept connection). */
 unsigned long kr_client_connections(const struct kr_client *c);
 

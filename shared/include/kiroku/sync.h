@@ -66,6 +66,7 @@ struct kr_sync_result {
 	unsigned round_trips;
 	uint64_t outbox_left; /* 0 after a complete sync */
 	long http_status;     /* of the last request */
+	long retry_after;     /* seconds the hub asked to wait (Retry-After with 503 or 429), 0 for none */
 };
 
 /* Runs the exchange until both directions are empty (or max_rounds requests, 0 = no limit). Safe to
