@@ -154,6 +154,10 @@ static void route(struct web_req *r)
 		web_post_new(r, path + 5);
 	else if (strncmp(path, "/new/", 5) == 0)
 		web_page_new(r, path + 5);
+	else if (strncmp(path, "/edit/", 6) == 0 && post)
+		web_post_edit(r, path + 6);
+	else if (strncmp(path, "/edit/", 6) == 0)
+		web_page_edit(r, path + 6);
 	else if (post && strcmp(path, "/lang") == 0)
 		post_lang(r);
 	else if (post && strcmp(path, "/sync") == 0)

@@ -3,7 +3,8 @@
  * The agent serves a small web application on a loopback address with the same HTTP layer as the hub
  * (httpd.h, plain mode: no TLS, loopback only). Pages are rendered here from the catalogue: the facility's
  * records with the hub's review state and conflicts, the sync state, and a form per record kind whose errors
- * are shown next to each field, in Japanese or English. No external assets, no script.
+ * are shown next to each field, in Japanese or English, which also corrects a record. No external assets, no
+ * script.
  *
  * Protection (web.c): every request must name this server in its Host header (127.0.0.1:PORT,
  * localhost:PORT or [::1]:PORT), which defeats DNS rebinding; nothing is written on GET; every POST needs
@@ -225,6 +226,17 @@ enum web_word {
 	WW_REFUSED_ORIGIN,
 	WW_REFUSED_TOKEN,
 	WW_COMMENT,
+	WW_EDIT,
+	WW_EDIT_TITLE,
+	WW_EDIT_SUBMIT,
+	WW_EDITED,
+	WW_EDITED_DETAIL,
+	WW_EDIT_UNCHANGED,
+	WW_EDIT_NOT_SAVED,
+	WW_EDIT_NOT_EDITABLE,
+	WW_EDIT_LEDGER,
+	WW_EDIT_CHANGED_MEANWHILE,
+	WW_EDIT_CHANGED_TITLE,
 	WW_FOOTER,
 	WW_COUNT_
 };
@@ -242,6 +254,10 @@ void web_page_home(struct web_req *r);
 void web_page_record(struct web_req *r, const char *id_text);
 void web_page_new(struct web_req *r, const char *kind);
 void web_post_new(struct web_req *r, const char *kind);
+/* Correcting a record (/edit/ID): its form with the current values, and the submission, which writes only the
+ * fields the person changed and refuses (409, the form again) to overwrite a field a sync changed meanwhile. */
+void web_page_edit(struct web_req *r, const char *id_text);
+void web_post_edit(struct web_req *r, const char *id_text);
 /* A page saying what went wrong, with a link home; status is the HTTP status. */
 void web_page_message(struct web_req *r, int status, enum web_word title, const char *detail);
 

@@ -1,6 +1,11 @@
 /* web_form.c: the form of a record kind, generated from the catalogue, and its submission: each value checked
  * against its field with the error shown next to the field, in the session's language; a valid form becomes a
- * record of this agent (kr_record_create) and the browser is sent to the record's page. */
+ * record of this agent (kr_record_create) and the browser is sent to the record's page.
+ *
+ * The same form corrects a record (/edit/ID): it starts with the record's values and carries them along as
+ * hidden "base.FIELD" fields, so that only the fields the person changed are written (kr_record_edit), and a
+ * field that a sync changed while the form was open is not overwritten unseen: the form comes back with the
+ * new value named next to the field. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +52,10 @@ struct form_state {
 	const char **errors;
 	size_t nerrors;
 	const char *failure; /* the store refused the record: its message */
+	/* Correcting a record: its id, and per field the value the form started from (NULL for a new record). */
+	const char *edit_id;
+	const char **bases;
+	bool changed_meanwhile; /* a sync changed a field the person changed too */
 };
 
 static bool form_init(struct web_req *r, struct form_state *fs, const struct kr_kind_def *kd)
@@ -57,11 +66,12 @@ static bool form_init(struct web_req *r, struct form_state *fs, const struct kr_
 	fs->kd = kd;
 	fs->values = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *fs->values);
 	fs->errors = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *fs->errors);
+	fs->bases = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *fs->bases);
 	if ((rf = web_recorder_field(kd->name, &fs->remember)))
 		fs->recorder = kr_catalogue_field(kd, rf);
 	if (fs->recorder && fs->recorder->operator_only)
 		fs->recorder = NULL;
-	if (!fs->values || !fs->errors) {
+	if (!fs->values || !fs->errors || !fs->bases) {
 		r->fail = KR_ERR_NOMEM;
 		return false;
 	}
@@ -138,7 +148,7 @@ static const char *hint_of(struct web_req *r, const struct form_state *fs, const
 	case KR_FT_INTEGER:
 		return web_word(WW_HINT_INTEGER, r->lang);
 	default:
-		if (f == fs->recorder)
+		if (f == fs->recorder && !fs->edit_id)
 			return web_word(fs->remember ? WW_RECORDER_HINT : WW_RECORDER_ATTENDEE_HINT, r->lang);
 		return NULL;
 	}
@@ -252,17 +262,24 @@ static void form_html(struct web_req *r, const struct form_state *fs, int status
 	web_page_begin(r, status, kr_kind_label(kd, r->lang));
 	web_raw(r, "<h1>");
 	web_text(r, kr_kind_label(kd, r->lang));
+	if (fs->edit_id) {
+		web_raw(r, " <span class=\"date\">");
+		web_text(r, web_word(WW_EDIT_TITLE, r->lang));
+		web_raw(r, "</span>");
+	}
 	web_raw(r, "</h1>\n");
 	if (fs->nerrors || fs->failure) {
 		/* Focused when the page opens, so that a screen reader reads it first. */
 		web_raw(r,
 		        "<div class=\"error-summary\" id=\"errors\" role=\"alert\" tabindex=\"-1\" autofocus>\n<h2>");
-		if (fs->nerrors)
+		if (fs->changed_meanwhile)
+			web_text(r, web_word(WW_EDIT_CHANGED_TITLE, r->lang));
+		else if (fs->nerrors)
 			web_text(r, web_wordf(r, WW_FORM_ERRORS, fs->nerrors, 0));
 		else
 			web_text(r, web_word(WW_ERROR_TITLE, r->lang));
 		web_raw(r, "</h2>\n<p>");
-		web_text(r, web_word(WW_FORM_NOT_SAVED, r->lang));
+		web_text(r, web_word(fs->edit_id ? WW_EDIT_NOT_SAVED : WW_FORM_NOT_SAVED, r->lang));
 		web_raw(r, "</p>\n");
 		if (fs->failure) {
 			web_raw(r, "<p>");
@@ -294,11 +311,25 @@ static void form_html(struct web_req *r, const struct form_state *fs, int status
 		web_raw(r, "</strong>");
 	}
 	web_raw(r, "</p>\n");
-	web_printf(r,
-	           "<form class=\"record\" method=\"post\" action=\"/new/%s\" accept-charset=\"utf-8\" novalidate>\n",
-	           kd->name);
+	if (fs->edit_id)
+		web_printf(r, "<form class=\"record\" method=\"post\" action=\"/edit/%s\" accept-charset=\"utf-8\" "
+		              "novalidate>\n",
+		           fs->edit_id);
+	else
+		web_printf(r,
+		           "<form class=\"record\" method=\"post\" action=\"/new/%s\" accept-charset=\"utf-8\" "
+		           "novalidate>\n",
+		           kd->name);
 	web_token_field(r);
 	web_raw(r, "\n");
+	if (fs->edit_id)
+		for (size_t i = 0; i < kd->nfields; i++) {
+			if (kd->fields[i].operator_only)
+				continue;
+			web_printf(r, "<input type=\"hidden\" name=\"base.%s\" value=\"", kd->fields[i].name);
+			web_text(r, fs->bases[i] ? fs->bases[i] : "");
+			web_raw(r, "\">\n");
+		}
 	if (fs->recorder) {
 		web_raw(r, "<section class=\"recorder\" aria-labelledby=\"recorder-h\">\n<h2 id=\"recorder-h\">");
 		web_text(r, web_word(WW_RECORDER_TITLE, r->lang));
@@ -310,8 +341,11 @@ static void form_html(struct web_req *r, const struct form_state *fs, int status
 		if (!kd->fields[i].operator_only && &kd->fields[i] != fs->recorder)
 			field_html(r, fs, i);
 	web_raw(r, "<div class=\"actions\">\n<button type=\"submit\" class=\"primary\" id=\"submit\">");
-	web_text(r, web_word(WW_FORM_SUBMIT, r->lang));
-	web_raw(r, "</button>\n<a class=\"button secondary\" href=\"/\">");
+	web_text(r, web_word(fs->edit_id ? WW_EDIT_SUBMIT : WW_FORM_SUBMIT, r->lang));
+	if (fs->edit_id)
+		web_printf(r, "</button>\n<a class=\"button secondary\" href=\"/record/%s\">", fs->edit_id);
+	else
+		web_raw(r, "</button>\n<a class=\"button secondary\" href=\"/\">");
 	web_text(r, web_word(WW_FORM_CANCEL, r->lang));
 	web_raw(r, "</a>\n</div>\n</form>\n");
 	web_page_end(r);
@@ -398,14 +432,74 @@ static const char *error_for(struct web_req *r, const struct kr_field_def *f, co
 	return web_word(WW_ERR_CHARACTERS, r->lang);
 }
 
+/* What was typed, as the form keeps and compares it: a text's line breaks made "\n", a number's full-width
+ * digits made ASCII, leading and trailing spaces removed. A copy in r's arena (NULL when out of memory). */
+static char *normalised(struct web_req *r, const struct kr_field_def *f, const char *sent)
+{
+	char *text = kr_arena_strdup(&r->arena, sent ? sent : "");
+
+	if (!text)
+		return NULL;
+	if (f->type == KR_FT_TEXT)
+		web_text_trim(web_text_newlines(text));
+	else if (f->type == KR_FT_COUNT || f->type == KR_FT_INTEGER)
+		web_text_number(text);
+	else
+		web_text_trim(text);
+	return text;
+}
+
+/* Reads and checks every field the form offers into fs (values and errors) and set (the valid, non-empty
+ * values, as the store takes them). False when out of memory (r->fail is set). */
+static bool read_fields(struct web_req *r, struct form_state *fs, struct kr_field_text *set, size_t *nset)
+{
+	const struct kr_kind_def *kd = fs->kd;
+	struct kr_error err = {0};
+
+	*nset = 0;
+	for (size_t i = 0; i < kd->nfields; i++) {
+		const struct kr_field_def *f = &kd->fields[i];
+		struct kr_value v;
+		char *text;
+
+		if (f->operator_only)
+			continue; /* never offered: whatever was sent is ignored */
+		if (!(text = normalised(r, f, web_form_get(&r->form, f->name)))) {
+			r->fail = KR_ERR_NOMEM;
+			return false;
+		}
+		fs->values[i] = text;
+		set[i] = (struct kr_field_text){f->name, text};
+		if (!*text) {
+			if (f->required) {
+				fs->errors[i] = web_word(f->type == KR_FT_ENUM      ? WW_ERR_CHOICE
+				                         : f->type == KR_FT_BOOLEAN ? WW_ERR_BOOLEAN
+				                                                    : WW_ERR_REQUIRED,
+				                         r->lang);
+				fs->nerrors++;
+			}
+			continue;
+		}
+		if (kr_catalogue_parse_value_arena(f, text, &r->arena, &v, &err)) {
+			fs->errors[i] = error_for(r, f, text);
+			fs->nerrors++;
+			continue;
+		}
+		/* A date and time is stored with the T even when typed with a space. */
+		set[i].text = f->type == KR_FT_DATETIME ? v.s : text;
+		(*nset)++;
+	}
+	return true;
+}
+
 void web_post_new(struct web_req *r, const char *kind)
 {
 	const struct kr_kind_def *kd = kr_catalogue_kind(kr_store_catalogue(r->st), kind);
-	struct kr_field_text *set;
+	struct kr_field_text *set, *given;
 	struct form_state fs;
 	struct kr_error err = {0};
 	char id[KR_ULID_LEN + 1], where[KR_ULID_LEN + 32];
-	size_t nset = 0;
+	size_t nset = 0, n = 0;
 	kr_ulid uid;
 
 	if (!kd) {
@@ -414,52 +508,23 @@ void web_post_new(struct web_req *r, const char *kind)
 	}
 	if (!form_init(r, &fs, kd))
 		return;
-	if (!(set = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *set))) {
+	set = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *set);
+	given = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *given);
+	if (!set || !given) {
 		r->fail = KR_ERR_NOMEM;
 		return;
 	}
-	for (size_t i = 0; i < kd->nfields; i++) {
-		const struct kr_field_def *f = &kd->fields[i];
-		const char *sent = web_form_get(&r->form, f->name);
-		struct kr_value v;
-		char *text;
-
-		if (f->operator_only)
-			continue; /* never offered: whatever was sent is ignored */
-		if (!(text = kr_arena_strdup(&r->arena, sent ? sent : ""))) {
-			r->fail = KR_ERR_NOMEM;
-			return;
-		}
-		if (f->type == KR_FT_TEXT)
-			web_text_trim(web_text_newlines(text));
-		else if (f->type == KR_FT_COUNT || f->type == KR_FT_INTEGER)
-			web_text_number(text);
-		else
-			web_text_trim(text);
-		fs.values[i] = text;
-		if (!*text) {
-			if (f->required) {
-				fs.errors[i] = web_word(f->type == KR_FT_ENUM      ? WW_ERR_CHOICE
-				                        : f->type == KR_FT_BOOLEAN ? WW_ERR_BOOLEAN
-				                                                   : WW_ERR_REQUIRED,
-				                        r->lang);
-				fs.nerrors++;
-			}
-			continue;
-		}
-		if (kr_catalogue_parse_value_arena(f, text, &r->arena, &v, &err)) {
-			fs.errors[i] = error_for(r, f, text);
-			fs.nerrors++;
-			continue;
-		}
-		/* A date and time is stored with the T even when typed with a space. */
-		set[nset++] = (struct kr_field_text){f->name, f->type == KR_FT_DATETIME ? v.s : text};
-	}
+	memset(set, 0, (kd->nfields + 1) * sizeof *set);
+	if (!read_fields(r, &fs, set, &nset))
+		return;
 	if (fs.nerrors) {
 		form_html(r, &fs, 422);
 		return;
 	}
-	if (kr_record_create(r->st, kd->name, NULL, set, nset, 0, &uid, &err)) {
+	for (size_t i = 0; i < kd->nfields; i++)
+		if (set[i].name && set[i].text && *set[i].text)
+			given[n++] = set[i];
+	if (kr_record_create(r->st, kd->name, NULL, given, n, 0, &uid, &err)) {
 		fs.failure = err.msg;
 		form_html(r, &fs, err.code == KR_ERR_INVALID ? 422 : 500);
 		return;
@@ -472,4 +537,174 @@ void web_post_new(struct web_req *r, const char *kind)
 	snprintf(where, sizeof where, "/record/%s?new=1", id);
 	r->resp->status = 303;
 	kr_http_response_header(r->resp, "Location", where);
+}
+
+/* ---- Correcting a record ---- */
+
+/* A stored value as the form shows it for typing: text as it is, numbers in decimal, yes/no; "" for none. */
+static const char *form_text(struct web_req *r, const struct kr_field_state *st)
+{
+	char buf[32];
+
+	if (!st)
+		return "";
+	switch (st->value.type) {
+	case KR_VAL_TEXT:
+		return st->value.s;
+	case KR_VAL_INT:
+		snprintf(buf, sizeof buf, "%lld", (long long)st->value.i);
+		return kr_arena_strdup(&r->arena, buf);
+	case KR_VAL_BOOL:
+		return st->value.i ? "yes" : "no";
+	default:
+		return "";
+	}
+}
+
+/* Loads the record named by id_text for correcting: *kd its kind. False after writing the page that says why
+ * not (unknown, another facility's, deleted, a ledger entry, a kind this agent does not know). */
+static bool load_for_edit(struct web_req *r, const char *id_text, struct kr_record *rec,
+                          const struct kr_kind_def **kd)
+{
+	struct kr_error err = {0};
+	kr_ulid uid;
+	kr_status s;
+
+	memset(rec, 0, sizeof *rec);
+	if (kr_ulid_parse(id_text, &uid, &err)) {
+		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+		return false;
+	}
+	s = kr_record_get(r->st, &uid, rec, &err);
+	*kd = s ? NULL : kr_catalogue_kind(kr_store_catalogue(r->st), rec->kind);
+	if (s == KR_ERR_NOT_FOUND || (!s && (!*kd || strcmp(rec->facility, kr_store_facility(r->st)) != 0))) {
+		kr_record_release(rec);
+		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+		return false;
+	}
+	if (s) {
+		kr_record_release(rec);
+		web_page_message(r, 500, WW_ERROR_TITLE, err.msg);
+		return false;
+	}
+	if (rec->deleted || (*kd)->append_only) {
+		kr_record_release(rec);
+		web_page_message(r, 409, WW_EDIT_NOT_EDITABLE,
+		                 (*kd)->append_only ? web_word(WW_EDIT_LEDGER, r->lang) : web_word(WW_REC_DELETED, r->lang));
+		return false;
+	}
+	return true;
+}
+
+void web_page_edit(struct web_req *r, const char *id_text)
+{
+	const struct kr_kind_def *kd;
+	struct kr_record rec;
+	struct form_state fs;
+	char id[KR_ULID_LEN + 1];
+
+	if (!load_for_edit(r, id_text, &rec, &kd))
+		return;
+	if (form_init(r, &fs, kd)) {
+		kr_ulid_format(&rec.id, id);
+		fs.edit_id = id;
+		for (size_t i = 0; i < kd->nfields; i++) {
+			const char *t = form_text(r, kr_record_field(&rec, kd->fields[i].name));
+			if (!(fs.values[i] = fs.bases[i] = kr_arena_strdup(&r->arena, t)))
+				r->fail = KR_ERR_NOMEM;
+		}
+		if (!r->fail)
+			form_html(r, &fs, 200);
+	}
+	kr_record_release(&rec);
+}
+
+void web_post_edit(struct web_req *r, const char *id_text)
+{
+	const struct kr_kind_def *kd;
+	struct kr_record rec;
+	struct kr_field_text *set, *changed;
+	struct form_state fs;
+	struct kr_error err = {0};
+	char id[KR_ULID_LEN + 1], where[KR_ULID_LEN + 40];
+	size_t nset = 0, n = 0;
+
+	if (!load_for_edit(r, id_text, &rec, &kd))
+		return;
+	kr_ulid_format(&rec.id, id);
+	if (!form_init(r, &fs, kd))
+		goto out;
+	fs.edit_id = id;
+	set = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *set);
+	changed = kr_arena_alloc(&r->arena, (kd->nfields + 1) * sizeof *changed);
+	if (!set || !changed) {
+		r->fail = KR_ERR_NOMEM;
+		goto out;
+	}
+	memset(set, 0, (kd->nfields + 1) * sizeof *set);
+	if (!read_fields(r, &fs, set, &nset))
+		goto out;
+	/* Which fields the person changed, from the values the form started with; a field a sync changed
+	 * meanwhile is not overwritten unseen: the form comes back with the new value named, as the new base. */
+	for (size_t i = 0; i < kd->nfields; i++) {
+		const struct kr_field_def *f = &kd->fields[i];
+		char name[80];
+		const char *base, *now, *typed = set[i].text ? set[i].text : fs.values[i];
+
+		if (f->operator_only)
+			continue;
+		snprintf(name, sizeof name, "base.%s", f->name);
+		base = normalised(r, f, web_form_get(&r->form, name));
+		now = normalised(r, f, form_text(r, kr_record_field(&rec, f->name)));
+		if (!base || !now) {
+			r->fail = KR_ERR_NOMEM;
+			goto out;
+		}
+		fs.bases[i] = now;
+		if (!web_form_get(&r->form, name) || strcmp(typed, base) == 0) {
+			/* Unchanged (or a form without its base: nothing can be compared, nothing is written). Should
+			 * the form come back, it shows the value as it is now. */
+			fs.values[i] = now;
+			continue;
+		}
+		if (strcmp(now, base) != 0 && strcmp(now, typed) != 0) {
+			const char *why = web_word(WW_EDIT_CHANGED_MEANWHILE, r->lang);
+			const char *shown = *now ? now : web_word(WW_CONFLICT_NONE_VALUE, r->lang);
+			size_t a = strlen(why), b = strlen(shown);
+			char *msg = kr_arena_alloc(&r->arena, a + b + 1);
+			if (!msg) {
+				r->fail = KR_ERR_NOMEM;
+				goto out;
+			}
+			memcpy(msg, why, a);
+			memcpy(msg + a, shown, b + 1);
+			if (!fs.errors[i])
+				fs.nerrors++;
+			fs.errors[i] = msg;
+			fs.changed_meanwhile = true;
+			continue;
+		}
+		if (strcmp(now, typed) == 0)
+			continue; /* already so */
+		if (!fs.errors[i])
+			changed[n++] = set[i];
+	}
+	if (fs.nerrors) {
+		form_html(r, &fs, fs.changed_meanwhile ? 409 : 422);
+		goto out;
+	}
+	if (n == 0) {
+		snprintf(where, sizeof where, "/record/%s?unchanged=1", id);
+	} else {
+		if (kr_record_edit(r->st, &rec.id, changed, n, 0, &err)) {
+			fs.failure = err.msg;
+			form_html(r, &fs, err.code == KR_ERR_INVALID ? 422 : 500);
+			goto out;
+		}
+		snprintf(where, sizeof where, "/record/%s?edited=1", id);
+	}
+	r->resp->status = 303;
+	kr_http_response_header(r->resp, "Location", where);
+out:
+	kr_record_release(&rec);
 }

@@ -636,11 +636,16 @@ void web_page_record(struct web_req *r, const char *id_text)
 	}
 	kr_ulid_format(&rec.id, id);
 	web_page_begin(r, 200, kr_kind_label(kd, r->lang));
-	if (web_form_get(&r->query, "new")) {
+	if (web_form_get(&r->query, "new") || web_form_get(&r->query, "edited")) {
+		bool edited = web_form_get(&r->query, "edited") != NULL;
 		web_raw(r, "<div class=\"notice saved\" role=\"status\" id=\"saved\"><strong>");
-		web_text(r, web_word(WW_SAVED, r->lang));
+		web_text(r, web_word(edited ? WW_EDITED : WW_SAVED, r->lang));
 		web_raw(r, "</strong> ");
-		web_text(r, web_word(WW_SAVED_DETAIL, r->lang));
+		web_text(r, web_word(edited ? WW_EDITED_DETAIL : WW_SAVED_DETAIL, r->lang));
+		web_raw(r, "</div>\n");
+	} else if (web_form_get(&r->query, "unchanged")) {
+		web_raw(r, "<div class=\"notice\" role=\"status\" id=\"saved\">");
+		web_text(r, web_word(WW_EDIT_UNCHANGED, r->lang));
 		web_raw(r, "</div>\n");
 	}
 	web_raw(r, "<h1>");
@@ -676,7 +681,13 @@ void web_page_record(struct web_req *r, const char *id_text)
 	web_text(r, web_word(WW_REC_ID, r->lang));
 	web_raw(r, ": <code id=\"record-id\">");
 	web_text(r, id);
-	web_raw(r, "</code></p>\n</section>\n<p><a class=\"button secondary\" href=\"/\">");
+	web_raw(r, "</code></p>\n</section>\n<p class=\"actions\">");
+	if (!rec.deleted && !kd->append_only) {
+		web_printf(r, "<a class=\"button primary\" id=\"edit\" href=\"/edit/%s\">", id);
+		web_text(r, web_word(WW_EDIT, r->lang));
+		web_raw(r, "</a> ");
+	}
+	web_raw(r, "<a class=\"button secondary\" href=\"/\">");
 	web_text(r, web_word(WW_REC_BACK, r->lang));
 	web_raw(r, "</a></p>\n");
 	web_page_end(r);

@@ -137,6 +137,23 @@ static const char *const words[WW_COUNT_][2] = {
     [WW_REFUSED_TOKEN] = {"確認用の符号（トークン）がないか一致しません。ホームからもう一度操作してください。",
                           "The form's security token is missing or wrong. Start again from the home page."},
     [WW_COMMENT] = {"コメントあり", "comment"},
+    [WW_EDIT] = {"内容を修正する", "Correct this record"},
+    [WW_EDIT_TITLE] = {"修正", "correction"},
+    [WW_EDIT_SUBMIT] = {"修正を保存する", "Save the correction"},
+    [WW_EDITED] = {"修正しました。", "Corrected."},
+    [WW_EDITED_DETAIL] = {"変えた欄だけをこのPCに保存しました。次の同期で区役所（ハブ）に送られます。",
+                          "The fields you changed are saved on this PC and go to city hall (the hub) with the "
+                          "next sync."},
+    [WW_EDIT_UNCHANGED] = {"変更された欄がないため、何も保存していません。",
+                           "No field was changed, so nothing was saved."},
+    [WW_EDIT_NOT_SAVED] = {"修正はまだ保存されていません。", "The correction is not saved yet."},
+    [WW_EDIT_NOT_EDITABLE] = {"この記録は修正できません。", "This record cannot be corrected."},
+    [WW_EDIT_LEDGER] = {"台帳の記入は修正できません。訂正は新しい記入として記録してください。",
+                        "Ledger entries are never changed: record the correction as a new entry."},
+    [WW_EDIT_CHANGED_MEANWHILE] = {"編集中に同期でこの欄が変わりました。確認してもう一度保存してください。今の値: ",
+                                   "While you were editing, a sync changed this field. Check it and save again. "
+                                   "It now holds: "},
+    [WW_EDIT_CHANGED_TITLE] = {"編集中に記録が変わりました", "The record changed while you were editing"},
     [WW_FOOTER] = {"記録はこのPCに保存され、区役所（ハブ）と同期されます。",
                    "Records are kept on this PC and synced with city hall (the hub)."},
 };

@@ -124,7 +124,7 @@ set -e
 [[ $node_rc == 0 ]] || fail "the browser tests failed (node exit $node_rc); the form's log: $(tail -n 20 "$T/web.daemon.log")"
 echo "screenshots: $SHOTS"
 
-step "the record made in the browser is in kiroku-agent list and show"
+step "the record made and corrected in the browser is in kiroku-agent list and show"
 ID=$(tr -d '\n' <"$SHOTS/recorded-id.txt")
 run agent a list --kind incident --format tsv
 assert_ok
@@ -134,7 +134,10 @@ run agent a show "$ID"
 assert_ok
 assert_contains "$OUT" "山田 太郎"
 assert_contains "$OUT" "USBメモリ等"
-assert_match "$OUT" "persons_affected\): 32"
+# Corrected in the browser to 33, then changed to 40 while a correction form was open (which kept it), with
+# the description the browser saved after it had shown what changed.
+assert_match "$OUT" "persons_affected\): 40"
+assert_contains "$OUT" "（先生の訂正）"
 
 step "the form logged its refusals, and stops on SIGTERM"
 log_has "$T/web.daemon.log" 'refused GET / .*foreign Host "evil.example"' || fail "no log line for the foreign Host"

@@ -27,6 +27,19 @@ for (const [name, value] of Object.entries({ KIROKU_WEB_URL: base, KIROKU_WEB_SC
 const { port } = new URL(base);
 
 let browser, context, page;
+let recordedId; // the incident recorded through the form
+
+// The line of `kiroku-agent show ID` for one field: "LABEL (name): VALUE  [VERSION NODE]".
+function showLine(id, name) {
+	const out = execFileSync(agentBin, ['--data-dir', dataDir, 'show', id, '--lang', 'en'], { encoding: 'utf8' });
+	const line = out.split('\n').find((l) => l.includes(`(${name}):`));
+	assert.ok(line, `kiroku-agent show ${id} has a line for ${name}`);
+	return line;
+}
+
+function agentEdit(id, field, value) {
+	execFileSync(agentBin, ['--data-dir', dataDir, 'edit', id, '--set', `${field}=${value}`], { encoding: 'utf8' });
+}
 
 async function shot(name, p = page) {
 	mkdirSync(shots, { recursive: true });
@@ -151,6 +164,7 @@ describe('the local web form', () => {
 		assert.match(await page.locator('#v-description dd').innerText(), /校外学習の帰りに.*\n.*児童32名/);
 		assert.equal(await page.locator('#v-status dd').innerText(), '報告済み');
 		const id = await page.locator('#record-id').innerText();
+		recordedId = id;
 		writeFileSync(path.join(shots, 'recorded-id.txt'), `${id}\n`);
 		await shot('05-incident-saved');
 
@@ -180,6 +194,81 @@ describe('the local web form', () => {
 		await p2.goto(`${base}/new/pi_handling`);
 		assert.equal(await p2.getByLabel('取扱者').inputValue(), '');
 		await other.close();
+	});
+
+	it('corrects a record: only the fields changed are written, and nothing a sync changed meanwhile is lost', async () => {
+		const id = recordedId;
+		assert.ok(id, 'the incident recorded above');
+		await page.goto(`${base}/record/${id}`);
+		await page.click('#edit');
+		await page.getByRole('heading', { level: 1, name: /セキュリティ事故等\s*修正/ }).waitFor();
+		// The form starts with the record's values.
+		assert.equal(await page.getByLabel('報告者氏名').inputValue(), '山田 太郎');
+		assert.equal(await page.getByLabel('影響を受けた本人の数').inputValue(), '32');
+		assert.match(await page.getByLabel('事故等の内容').inputValue(), /校外学習の帰りに/);
+		const description = showLine(id, 'description');
+		await page.getByLabel('影響を受けた本人の数').fill('33');
+		await shot('14-edit-form');
+		await page.getByRole('button', { name: '修正を保存する' }).click();
+		await page.locator('#saved').waitFor();
+		assert.match(page.url(), new RegExp(`/record/${id}\\?edited=1$`));
+		assert.match(await page.locator('#saved').innerText(), /修正しました/);
+		assert.equal(await page.locator('#v-persons_affected dd').innerText(), '33');
+		assert.match(showLine(id, 'persons_affected'), /: 33\s/);
+		assert.equal(showLine(id, 'description'), description, 'a field not changed is not written again');
+
+		// Saving without a change writes nothing.
+		const persons = showLine(id, 'persons_affected');
+		await page.click('#edit');
+		await page.getByRole('button', { name: '修正を保存する' }).click();
+		await page.locator('#saved').waitFor();
+		assert.match(await page.locator('#saved').innerText(), /変更された欄がない/);
+		assert.equal(showLine(id, 'persons_affected'), persons);
+
+		// While the form is open, a sync (here: the command line on the same store) changes two fields.
+		await page.click('#edit');
+		await page.getByLabel('事故等の内容').waitFor();
+		agentEdit(id, 'description', '同期で届いた内容：USBメモリは翌日、駅で見つかった。');
+		agentEdit(id, 'persons_affected', '40');
+		// The person changes the description too, and the number of people not at all.
+		await page.getByLabel('事故等の内容').fill('校外学習の帰りにUSBメモリを紛失した。（先生の訂正）');
+		await page.getByRole('button', { name: '修正を保存する' }).click();
+		await page.locator('.error-summary').waitFor();
+		assert.match(await page.locator('.error-summary').innerText(), /編集中に記録が変わりました/);
+		assert.match(await page.locator('#e-description').innerText(), /同期で届いた内容：USBメモリは翌日、駅で見つかった/);
+		assert.equal(await page.locator('#e-persons_affected').count(), 0, 'a field the person left alone is no conflict');
+		// Nothing was overwritten unseen; what was typed is still in the form.
+		assert.match(showLine(id, 'description'), /同期で届いた内容/);
+		assert.match(await page.getByLabel('事故等の内容').inputValue(), /先生の訂正/);
+		await shot('15-edit-changed-meanwhile');
+		// Saving again, now that the person has seen the new value, keeps theirs; the sync's 40 stays.
+		await page.getByRole('button', { name: '修正を保存する' }).click();
+		await page.locator('#saved').waitFor();
+		assert.match(showLine(id, 'description'), /先生の訂正/);
+		assert.match(showLine(id, 'persons_affected'), /: 40\s/);
+		assert.equal(await page.locator('#v-persons_affected dd').innerText(), '40');
+
+		// A raw POST needs the token like any other, and an unknown record is 404.
+		const { cookie, token } = await session();
+		const good = { Host: `127.0.0.1:${port}`, Origin: base, Cookie: cookie,
+			'Content-Type': 'application/x-www-form-urlencoded' };
+		let res = await request({ method: 'POST', pathname: `/edit/${id}`, headers: good,
+			body: new URLSearchParams({ persons_affected: '1', 'base.persons_affected': '40' }).toString() });
+		assert.equal(res.status, 403, 'no token');
+		res = await request({ method: 'POST', pathname: '/edit/01ARZ3NDEKTSV4RRFFQ69G5FAV', headers: good,
+			body: new URLSearchParams({ csrf: token, persons_affected: '1' }).toString() });
+		assert.equal(res.status, 404);
+		assert.match(showLine(id, 'persons_affected'), /: 40\s/);
+
+		// A ledger entry is never changed: no button, and the form's address says why.
+		const ledger = execFileSync(agentBin, ['--data-dir', dataDir, 'record', 'pi_handling', '--set', 'action=持出し',
+			'--set', 'medium=USBメモリ', '--set', 'handled_by=山田 太郎', '--set', 'handled_at=2026-11-21T08:30'],
+		{ encoding: 'utf8' }).trim();
+		await page.goto(`${base}/record/${ledger}`);
+		assert.equal(await page.locator('#edit').count(), 0);
+		const refused = await page.goto(`${base}/edit/${ledger}`);
+		assert.equal(refused.status(), 409);
+		assert.match(await page.locator('main').innerText(), /台帳の記入は修正できません/);
 	});
 
 	it('shows the hub\'s review, its comment, and every conflict with what was kept', async () => {
