@@ -1,8 +1,8 @@
 /* agent.h: what the files of kiroku-agent share: the parsed command line and the command functions.
  *
- * main.c parses the command line into struct agent (configuration, options, operands), opens the store
- * for commands that need one, and calls the command. A command returns the process exit code
- * (print.h, enum kr_exit) and has printed its own message on failure.
+ * main.c parses the command line into struct agent (configuration, options, operands) with kiroku/cli.h,
+ * opens the store for commands that need one, and calls the command. A command returns the process exit
+ * code (print.h, enum kr_exit) and has printed its own message on failure.
  */
 #ifndef KR_AGENT_H
 #define KR_AGENT_H
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kiroku/cli.h"
 #include "kiroku/config.h"
 #include "kiroku/error.h"
 #include "kiroku/print.h"
@@ -31,16 +32,11 @@ struct agent {
 	int nargs;
 };
 
+/* A row of the command table. */
 struct agent_cmd {
-	const char *name;
+	struct kr_cli_command cli; /* first: name, operands, options and help (kiroku/cli.h) */
 	int (*run)(struct agent *a);
 	bool needs_store;
-	int min_args, max_args;
-	const char *const *opts; /* names of the command's own options, NULL-terminated */
-	const char *usage;       /* after "kiroku-agent " */
-	const char *summary;
-	const char *details;
-	const char *example;
 };
 
 /* Prints "kiroku-agent: MESSAGE" on stderr and returns the exit code for err's status. */

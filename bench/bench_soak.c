@@ -27,11 +27,8 @@
  * Exit 1 otherwise, or if any sync failed. See bench/README.md.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -42,7 +39,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,20 +47,11 @@
 #include "kiroku/sync.h"
 #include "kiroku/tls.h"
 
+#include "bench_common.h"
+
 #define GIVE_UP_S 120.0 /* a sync that has not succeeded after this long of retries is a failure */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const struct kr_error *err)
-{
-	fprintf(stderr, "bench_soak: %s: %s\n", what, err ? err->msg : strerror(errno));
-	exit(1);
-}
+const char bench_prog[] = "bench_soak";
 
 static void sleep_s(double s)
 {
@@ -75,25 +62,6 @@ static void sleep_s(double s)
 }
 
 /* ---- the hub process ---- */
-
-static long proc_status_kib(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
 
 static long proc_fds(pid_t pid)
 {
@@ -112,32 +80,6 @@ static long proc_fds(pid_t pid)
 	return n;
 }
 
-static double proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut, stt;
-	FILE *f;
-	char *p;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	if (!(p = strrchr(buf, ')')) || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-struct hub_proc {
-	pid_t pid;
-	unsigned short port;
-	int out_fd;
-	char log[PATH_MAX];
-};
-
 /* Interrupted (Ctrl-C, SIGTERM): the hub goes too, not left running on its own. */
 static volatile pid_t hub_pid_for_signal;
 static void on_signal(int sig)
@@ -148,190 +90,20 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static void find_hub(char *out, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	char *slash;
-
-	if (n <= 0) {
-		snprintf(out, size, "kiroku-hub");
-		return;
-	}
-	self[n] = 0;
-	if ((slash = strrchr(self, '/')))
-		*slash = 0;
-	snprintf(out, size, "%s/../hub/kiroku-hub", self);
-}
-
-static void hub_start(const char *hub_bin, const char *dir, int threads, struct hub_proc *h)
-{
-	struct kr_error err = {0};
-	char conf[PATH_MAX], data[PATH_MAX], store[PATH_MAX], line[256];
-	size_t got = 0;
-	int pipefd[2];
-	FILE *f;
-
-	snprintf(data, sizeof data, "%s/hub", dir);
-	snprintf(store, sizeof store, "%s/hub.db", data);
-	if (mkdir(data, 0700) != 0)
-		die(data, NULL);
-	if (kr_store_create(store, KR_ROLE_HUB, "hub", NULL, &err))
-		die("creating the hub's store", &err);
-	snprintf(conf, sizeof conf, "%s/hub.conf", dir);
-	if (!(f = fopen(conf, "w")))
-		die(conf, NULL);
-	fprintf(f, "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
-		   "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
-		data, dir, dir, dir);
-	if (threads > 0)
-		fprintf(f, "threads = %d\n", threads);
-	fclose(f);
-	snprintf(h->log, sizeof h->log, "%s/hub.log", dir);
-	if (pipe(pipefd) != 0)
-		die("pipe", NULL);
-	fflush(NULL);
-	h->pid = fork();
-	if (h->pid < 0)
-		die("fork", NULL);
-	if (h->pid == 0) {
-		int logfd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (logfd < 0 || dup2(pipefd[1], 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		close(logfd);
-		unsetenv("KIROKU_TEST_SLEEP_AFTER_COMMIT_MS");
-		unsetenv("KIROKU_TEST_SLEEP_BEFORE_COMMIT_MS");
-		execl(hub_bin, hub_bin, "--config", conf, "serve", (char *)NULL);
-		fprintf(stderr, "bench_soak: cannot run %s: %s\n", hub_bin, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	h->out_fd = pipefd[0];
-	for (double deadline = now_s() + 15; got < sizeof line - 1 && !memchr(line, '\n', got);) {
-		struct pollfd p = {.fd = h->out_fd, .events = POLLIN};
-		int left = (int)((deadline - now_s()) * 1000);
-		ssize_t n;
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		n = read(h->out_fd, line + got, sizeof line - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	line[got] = 0;
-	unsigned port = 0;
-	if (sscanf(line, "listening on %*[^:]:%u", &port) != 1 || port == 0 || port > 65535) {
-		fprintf(stderr, "bench_soak: the hub (%s) did not start; see %s\n", hub_bin, h->log);
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, NULL, 0);
-		exit(1);
-	}
-	h->port = (unsigned short)port;
-}
-
-static int hub_stop(struct hub_proc *h)
-{
-	int status = 0;
-
-	kill(h->pid, SIGTERM);
-	for (int i = 0; i < 3000; i++) {
-		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-			close(h->out_fd);
-			return status;
-		}
-		sleep_s(0.01);
-	}
-	kill(h->pid, SIGKILL);
-	waitpid(h->pid, &status, 0);
-	close(h->out_fd);
-	return status;
-}
-
-static void remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[PATH_MAX];
-	struct stat sb;
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
-			remove_tree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
-/* ---- latencies ---- */
-
-struct lat {
-	double *v;
-	size_t n, cap;
-};
-
-static void lat_add(struct lat *l, double x)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		double *v = realloc(l->v, cap * sizeof *v);
-		if (!v) {
-			fprintf(stderr, "bench_soak: out of memory\n");
-			exit(1);
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = x;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, size_t n, double q)
-{
-	size_t k;
-	if (!n)
-		return 0;
-	k = (size_t)(q * (double)n + 0.999999);
-	return v[k ? k - 1 : 0];
-}
-
-static void print_lat(const char *what, struct lat *l)
-{
-	qsort(l->v, l->n, sizeof *l->v, cmp_double);
-	printf("%-40s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  (%zu)\n", what, 1000 * pct(l->v, l->n, 0.50),
-	       1000 * pct(l->v, l->n, 0.99), l->n ? 1000 * l->v[l->n - 1] : 0, l->n);
-}
-
 /* ---- the agents ---- */
 
 static const char *const categories[] = {"紛失", "漏えい", "誤送付・誤送信", "不正アクセス", "その他"};
 
 struct agent {
+	struct bench_agent_id id; /* first: bench_new_agents names it, bench_create_agents reads it */
 	int index;
-	char node[32], facility[32];
-	char store_path[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
 	struct kr_store *st;
 	unsigned seed;
-	struct kr_error err;   /* the first failure */
-	struct lat ok_lat;     /* requests answered 200, during the soak */
-	struct lat sync_lat;   /* whole syncs that succeeded during the soak, retries included */
-	struct lat final_lat;  /* the last sync, which every agent makes at the same moment when the time is up */
-	bool final;            /* making that last sync */
+	struct kr_error err;        /* the first failure */
+	struct bench_lat ok_lat;    /* requests answered 200, during the soak */
+	struct bench_lat sync_lat;  /* whole syncs that succeeded during the soak, retries included */
+	struct bench_lat final_lat; /* the last sync, which every agent makes at the same moment when the time is up */
+	bool final;                 /* making that last sync */
 	unsigned long syncs_ok, syncs_failed, requests, busy, conn_errors, records;
 	unsigned long final_busy, final_conn_errors;
 	uint64_t received;
@@ -361,7 +133,7 @@ static kr_status write_records(struct agent *a, long n)
 		return s;
 	for (long i = 0; i < n; i++) {
 		unsigned long k = a->records + (unsigned long)i;
-		snprintf(desc, sizeof desc, "%s の %lu 件目：校外学習の引率中に名簿を紛失した可能性。", a->node, k);
+		snprintf(desc, sizeof desc, "%s の %lu 件目：校外学習の引率中に名簿を紛失した可能性。", a->id.node, k);
 		snprintf(persons, sizeof persons, "%lu", k % 40);
 		snprintf(occurred, sizeof occurred, "2026-%02lu-%02luT%02lu:%02lu", 4 + k % 9, 1 + k % 28, 8 + k % 10, k % 60);
 		struct kr_field_text f[] = {
@@ -386,15 +158,15 @@ static kr_status post_retrying(struct agent *a, struct kr_client **client, const
 {
 	for (unsigned attempt = 0;; attempt++) {
 		long status = 0;
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		kr_status s = kr_client_post(*client, KR_SYNC_PATH, KR_SYNC_CONTENT_TYPE, req->data, req->len,
 					     kr_sync_limits.max_bytes + 65536, &status, resp, err);
-		double dt = now_s() - t0;
+		double dt = bench_now_s() - t0;
 
 		a->requests++;
 		if (s == KR_OK && status == 200) {
 			if (!a->final)
-				lat_add(&a->ok_lat, dt);
+				bench_lat_add(&a->ok_lat, dt);
 			return KR_OK;
 		}
 		if (s == KR_OK && status == 503) {
@@ -419,7 +191,7 @@ static kr_status post_retrying(struct agent *a, struct kr_client **client, const
 			return kr_fail(err, KR_ERR_NETWORK, "the hub answered HTTP %ld: %.200s", status,
 				       resp->len ? (const char *)resp->data : "");
 		}
-		if (now_s() > deadline)
+		if (bench_now_s() > deadline)
 			return kr_fail(err, KR_ERR_NETWORK, "gave up after %.0f s of retries (last: %s)", GIVE_UP_S,
 				       s ? err->msg : "HTTP 503");
 		double factor = (double)(1u << (attempt < 4 ? attempt : 4));
@@ -430,11 +202,11 @@ static kr_status post_retrying(struct agent *a, struct kr_client **client, const
 /* One sync as `kiroku-agent sync` makes it: a new connection, batches until both directions are empty. */
 static kr_status agent_sync(struct agent *a, struct kr_error *err)
 {
-	struct kr_client_config cc = {.base_url = R.url, .ca_file = R.ca, .cert_file = a->crt, .key_file = a->key,
+	struct kr_client_config cc = {.base_url = R.url, .ca_file = R.ca, .cert_file = a->id.crt, .key_file = a->id.key,
 				      .timeout_ms = 60000};
 	struct kr_client *client = NULL;
 	struct kr_buf req, resp;
-	double t0 = now_s(), deadline = t0 + GIVE_UP_S;
+	double t0 = bench_now_s(), deadline = t0 + GIVE_UP_S;
 	kr_status s;
 
 	if ((s = kr_client_new(&cc, &client, err)))
@@ -469,7 +241,7 @@ static kr_status agent_sync(struct agent *a, struct kr_error *err)
 	kr_buf_release(&req);
 	kr_buf_release(&resp);
 	if (!s)
-		lat_add(a->final ? &a->final_lat : &a->sync_lat, now_s() - t0);
+		bench_lat_add(a->final ? &a->final_lat : &a->sync_lat, bench_now_s() - t0);
 	return s;
 }
 
@@ -490,20 +262,20 @@ static void *agent_main(void *arg)
 	struct agent *a = arg;
 	struct kr_error err = {0};
 
-	if (kr_store_open(a->store_path, &a->st, &a->err))
+	if (kr_store_open(a->id.store_path, &a->st, &a->err))
 		a->setup_failed = true;
 	pthread_barrier_wait(&R.start);
 	if (a->setup_failed)
 		return NULL;
 	/* Spread the first syncs over one interval, as daemons started at different times would be. */
 	sleep_s(R.interval_s * (double)rand_r(&a->seed) / RAND_MAX);
-	while (now_s() < R.end_s) {
+	while (bench_now_s() < R.end_s) {
 		if (write_records(a, rand_r(&a->seed) % (R.records + 1))) {
 			count_sync(a, KR_ERR_STORE, &a->err);
 			break;
 		}
 		count_sync(a, agent_sync(a, &err), &err);
-		double pause = R.interval_s * jitter(a), left = R.end_s - now_s();
+		double pause = R.interval_s * jitter(a), left = R.end_s - bench_now_s();
 		sleep_s(pause < left ? pause : left);
 	}
 	/* The last sync: everything made must reach the hub. Every agent makes it at the same moment, a stampede
@@ -514,20 +286,6 @@ static void *agent_main(void *arg)
 }
 
 /* ---- set-up ---- */
-
-static void build_agents(const char *pki, struct agent *ag, int nagents, int worker, int nworkers)
-{
-	struct kr_error err = {0};
-
-	for (int i = worker; i < nagents; i += nworkers) {
-		struct agent *a = &ag[i];
-		struct kr_cert_request req = {.node_id = a->node, .facility_id = a->facility, .days_valid = 30};
-		if (kr_cert_issue(pki, a->key, a->crt, &req, &err))
-			die("issuing an agent's certificate", &err);
-		if (kr_store_create(a->store_path, KR_ROLE_AGENT, a->node, a->facility, &err))
-			die("creating an agent's store", &err);
-	}
-}
 
 static void usage(FILE *out)
 {
@@ -540,19 +298,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-static long arg_long(const char *opt, const char *v, long min, long max)
-{
-	char *end;
-	long x;
-	errno = 0;
-	x = v ? strtol(v, &end, 10) : 0;
-	if (!v || errno || *end || x < min || x > max) {
-		fprintf(stderr, "bench_soak: %s wants a whole number from %ld to %ld\n", opt, min, max);
-		exit(2);
-	}
-	return x;
-}
-
 struct sample {
 	double t;
 	long rss_kib, fds, threads;
@@ -560,7 +305,8 @@ struct sample {
 
 static struct sample sample_hub(pid_t pid, double t0)
 {
-	struct sample s = {now_s() - t0, proc_status_kib(pid, "VmRSS"), proc_fds(pid), proc_status_kib(pid, "Threads")};
+	struct sample s = {bench_now_s() - t0, bench_proc_status_kib(pid, "VmRSS"), proc_fds(pid),
+			   bench_proc_status_kib(pid, "Threads")};
 	return s;
 }
 
@@ -576,69 +322,39 @@ int main(int argc, char **argv)
 {
 	long nagents = 300, nfac = 30, threads = 0, retry_ms = 200, records = 2, sample_s = 60;
 	double duration_s = 600, interval_s = 10;
-	const char *hub_opt = NULL, *dir_opt = NULL;
-	bool keep = false;
-	char dir[PATH_MAX], hub_bin[PATH_MAX], pki[PATH_MAX], path[PATH_MAX], url[64], ca[PATH_MAX];
+	struct bench_options opts = {0};
+	char dir[PATH_MAX], hub_bin[PATH_MAX], url[64], ca[PATH_MAX];
 	struct kr_error err = {0};
-	struct hub_proc hub;
+	struct bench_hub hub;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--agents") == 0)
-			nagents = arg_long(a, v, 1, 5000), i++;
+			nagents = bench_arg_long(a, v, 1, 5000), i++;
 		else if (strcmp(a, "--minutes") == 0)
-			duration_s = 60.0 * (double)arg_long(a, v, 1, 1440), i++;
+			duration_s = 60.0 * (double)bench_arg_long(a, v, 1, 1440), i++;
 		else if (strcmp(a, "--seconds") == 0)
-			duration_s = (double)arg_long(a, v, 1, 86400), i++;
+			duration_s = (double)bench_arg_long(a, v, 1, 86400), i++;
 		else if (strcmp(a, "--facilities") == 0)
-			nfac = arg_long(a, v, 1, 5000), i++;
+			nfac = bench_arg_long(a, v, 1, 5000), i++;
 		else if (strcmp(a, "--interval-s") == 0)
-			interval_s = (double)arg_long(a, v, 1, 3600), i++;
+			interval_s = (double)bench_arg_long(a, v, 1, 3600), i++;
 		else if (strcmp(a, "--records") == 0)
-			records = arg_long(a, v, 0, 1000), i++;
+			records = bench_arg_long(a, v, 0, 1000), i++;
 		else if (strcmp(a, "--threads") == 0)
-			threads = arg_long(a, v, 1, 256), i++;
+			threads = bench_arg_long(a, v, 1, 256), i++;
 		else if (strcmp(a, "--retry-ms") == 0)
-			retry_ms = arg_long(a, v, 1, 60000), i++;
+			retry_ms = bench_arg_long(a, v, 1, 60000), i++;
 		else if (strcmp(a, "--sample-s") == 0)
-			sample_s = arg_long(a, v, 1, 3600), i++;
-		else if (strcmp(a, "--hub") == 0 && v)
-			hub_opt = v, i++;
-		else if (strcmp(a, "--dir") == 0 && v)
-			dir_opt = v, i++;
-		else if (strcmp(a, "--keep") == 0)
-			keep = true;
-		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "bench_soak: unknown or incomplete option %s\n", a);
-			usage(stderr);
-			return 2;
-		}
+			sample_s = bench_arg_long(a, v, 1, 3600), i++;
+		else
+			bench_option(argc, argv, &i, &opts, usage);
 	}
 	if (nfac > nagents)
 		nfac = nagents;
-	if (hub_opt)
-		snprintf(hub_bin, sizeof hub_bin, "%s", hub_opt);
-	else
-		find_hub(hub_bin, sizeof hub_bin);
-	if (access(hub_bin, X_OK) != 0) {
-		fprintf(stderr, "bench_soak: no kiroku-hub at %s (give --hub PATH)\n", hub_bin);
-		return 2;
-	}
-	if (dir_opt) {
-		snprintf(dir, sizeof dir, "%s", dir_opt);
-		if (mkdir(dir, 0700) != 0)
-			die(dir, NULL);
-		if (!realpath(dir_opt, dir))
-			die("realpath", NULL);
-	} else {
-		snprintf(dir, sizeof dir, "/tmp/kiroku-bench-soak-XXXXXX");
-		if (!mkdtemp(dir))
-			die("mkdtemp", NULL);
-	}
+	bench_find_hub(opts.hub, hub_bin);
+	bench_work_dir(opts.dir, "soak", dir);
 	/* 300 agents keep up to a few hundred descriptors open at once (stores, connections). */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
@@ -650,87 +366,40 @@ int main(int argc, char **argv)
 	       "for %.0f s against kiroku-hub serve (worker threads: %ld), mutual TLS on loopback; work directory %s\n",
 	       nagents, nfac, records, interval_s, duration_s, threads ? threads : 8, dir);
 
-	double t_setup = now_s();
-	struct kr_cert_request hreq = {.node_id = "hub", .is_server = true, .dns_names = (const char *[]){"localhost"},
-				       .n_dns_names = 1, .ipv4_addrs = (const char *[]){"127.0.0.1"}, .n_ipv4_addrs = 1,
-				       .days_valid = 30};
-	char hkey[PATH_MAX], hcrt[PATH_MAX];
-	snprintf(pki, sizeof pki, "%s/pki", dir);
-	snprintf(hkey, sizeof hkey, "%s/hub.key", pki);
-	snprintf(hcrt, sizeof hcrt, "%s/hub.crt", pki);
-	if (kr_ca_init(pki, "kiroku bench CA", &err) || kr_cert_issue(pki, hkey, hcrt, &hreq, &err))
-		die("making the CA and the hub's certificate", &err);
-	snprintf(path, sizeof path, "%s/agents", dir);
-	if (mkdir(path, 0700) != 0)
-		die(path, NULL);
-	struct agent *ag = calloc((size_t)nagents, sizeof *ag);
-	if (!ag)
-		die("out of memory", NULL);
-	long per_fac = (nagents + nfac - 1) / nfac;
+	double t_setup = bench_now_s();
+	bench_make_pki(dir);
+	struct agent *ag = bench_new_agents((int)nagents, sizeof *ag, nfac, dir);
 	for (int i = 0; i < nagents; i++) {
-		struct agent *a = &ag[i];
-		a->index = i;
-		snprintf(a->facility, sizeof a->facility, "school-%02ld", i / per_fac);
-		snprintf(a->node, sizeof a->node, "school-%02ld-pc%ld", i / per_fac, i % per_fac);
-		snprintf(a->store_path, sizeof a->store_path, "%s/agents/%s.db", dir, a->node);
-		snprintf(a->crt, sizeof a->crt, "%s/%s.crt", pki, a->node);
-		snprintf(a->key, sizeof a->key, "%s/%s.key", pki, a->node);
-		a->seed = (unsigned)i * 2654435761u + 7;
+		ag[i].index = i;
+		ag[i].seed = (unsigned)i * 2654435761u + 7;
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int nworkers = ncpu > 1 ? (int)ncpu : 1;
-	pid_t *kids = calloc((size_t)nworkers, sizeof *kids);
-	fflush(NULL);
-	for (int w = 0; w < nworkers; w++) {
-		if ((kids[w] = fork()) < 0)
-			die("fork", NULL);
-		if (kids[w] == 0) {
-			build_agents(pki, ag, (int)nagents, w, nworkers);
-			_exit(0);
-		}
-	}
-	for (int w = 0; w < nworkers; w++) {
-		int ws;
-		if (waitpid(kids[w], &ws, 0) != kids[w] || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-			fprintf(stderr, "bench_soak: building the agents failed\n");
-			return 1;
-		}
-	}
-	free(kids);
-	hub_start(hub_bin, dir, (int)threads, &hub);
+	bench_create_agents(dir, ag, sizeof *ag, (int)nagents, NULL, NULL);
+	bench_hub_start(hub_bin, dir, (int)threads, &hub);
 	hub_pid_for_signal = hub.pid;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	snprintf(url, sizeof url, "https://127.0.0.1:%u", hub.port);
-	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
 	R.url = url;
 	R.ca = ca;
 	R.retry_ms = (double)retry_ms;
 	R.interval_s = interval_s;
 	R.records = records;
 	if (pthread_barrier_init(&R.start, NULL, (unsigned)nagents + 1))
-		die("pthread_barrier_init", NULL);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, (size_t)1 << 20);
-	pthread_t *tids = calloc((size_t)nagents, sizeof *tids);
-	for (int i = 0; i < nagents; i++)
-		if (pthread_create(&tids[i], &attr, agent_main, &ag[i])) {
-			fprintf(stderr, "bench_soak: cannot start thread %d\n", i);
-			return 1;
-		}
-	printf("%-40s %8.1f s\n", "set-up: certificates, stores, hub", now_s() - t_setup);
+		bench_die("pthread_barrier_init", NULL);
+	pthread_t *tids = bench_start_threads((int)nagents, agent_main, ag, sizeof *ag);
+	printf("%-40s %8.1f s\n", "set-up: certificates, stores, hub", bench_now_s() - t_setup);
 
 	/* The soak. */
-	double t0 = now_s(), hub_cpu0 = proc_cpu_s(hub.pid);
+	double t0 = bench_now_s(), hub_cpu0 = bench_proc_cpu_s(hub.pid);
 	R.end_s = t0 + duration_s;
 	struct sample first = sample_hub(hub.pid, t0);
 	print_sample("start", &first);
 	pthread_barrier_wait(&R.start);
 	struct sample s1 = first, last;
-	for (double next = t0 + (double)sample_s; now_s() < R.end_s;) {
-		sleep_s((next < R.end_s ? next : R.end_s) - now_s());
-		if (now_s() >= next) {
+	for (double next = t0 + (double)sample_s; bench_now_s() < R.end_s;) {
+		sleep_s((next < R.end_s ? next : R.end_s) - bench_now_s());
+		if (bench_now_s() >= next) {
 			struct sample s = sample_hub(hub.pid, t0);
 			print_sample("", &s);
 			if (next == t0 + (double)sample_s)
@@ -740,27 +409,27 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nagents; i++)
 		pthread_join(tids[i], NULL);
-	double total = now_s() - t0;
+	double total = bench_now_s() - t0;
 	last = sample_hub(hub.pid, t0);
 	print_sample("end", &last);
-	double hub_cpu = proc_cpu_s(hub.pid) - hub_cpu0;
-	long hub_hwm = proc_status_kib(hub.pid, "VmHWM");
-	int hub_status = hub_stop(&hub);
+	double hub_cpu = bench_proc_cpu_s(hub.pid) - hub_cpu0;
+	long hub_hwm = bench_proc_status_kib(hub.pid, "VmHWM");
+	int hub_status = bench_hub_stop(&hub, 30);
 	hub_pid_for_signal = 0;
 
 	/* Figures. */
-	struct lat ok = {0}, syncs = {0}, final = {0};
+	struct bench_lat ok = {0}, syncs = {0}, final = {0};
 	unsigned long nok = 0, nfailed = 0, nreq = 0, nbusy = 0, nconn = 0, nrec = 0, setup_failed = 0, fbusy = 0,
 		      fconn = 0;
 	uint64_t received = 0;
 	for (int i = 0; i < nagents; i++) {
 		struct agent *a = &ag[i];
 		for (size_t k = 0; k < a->ok_lat.n; k++)
-			lat_add(&ok, a->ok_lat.v[k]);
+			bench_lat_add(&ok, a->ok_lat.v[k]);
 		for (size_t k = 0; k < a->sync_lat.n; k++)
-			lat_add(&syncs, a->sync_lat.v[k]);
+			bench_lat_add(&syncs, a->sync_lat.v[k]);
 		for (size_t k = 0; k < a->final_lat.n; k++)
-			lat_add(&final, a->final_lat.v[k]);
+			bench_lat_add(&final, a->final_lat.v[k]);
 		fbusy += a->final_busy;
 		fconn += a->final_conn_errors;
 		nok += a->syncs_ok;
@@ -772,7 +441,7 @@ int main(int argc, char **argv)
 		setup_failed += a->setup_failed;
 		if (a->syncs_failed || a->setup_failed) {
 			if (nfailed < 5)
-				fprintf(stderr, "bench_soak: agent %s: %lu syncs failed, the first: %s\n", a->node, a->syncs_failed,
+				fprintf(stderr, "bench_soak: agent %s: %lu syncs failed, the first: %s\n", a->id.node, a->syncs_failed,
 					a->err.msg);
 			nfailed += a->syncs_failed + a->setup_failed;
 		}
@@ -786,11 +455,11 @@ int main(int argc, char **argv)
 	printf("%-40s %8lu      (must be 0: nothing injects faults here)\n", "syncs failed", nfailed);
 	printf("%-40s %8lu      (%lu answered 503 busy, %lu connections failed unanswered; each retried with back-off)\n",
 	       "retried requests, soak", nbusy + nconn, nbusy, nconn);
-	print_lat("latency of a sync request (200), soak", &ok);
-	print_lat("latency of a whole sync, soak", &syncs);
+	bench_print_lat("latency of a sync request (200), soak", &ok);
+	bench_print_lat("latency of a whole sync, soak", &syncs);
 	printf("%-40s %8lu      (%lu answered 503 busy, %lu connections failed unanswered)\n",
 	       "retried requests, last syncs", fbusy + fconn, fbusy, fconn);
-	print_lat("last syncs, all agents at once", &final);
+	bench_print_lat("last syncs, all agents at once", &final);
 	printf("%-40s %8lu      records made by the agents; %" PRIu64 " changes delivered to other nodes of their facility\n",
 	       "records", nrec, received);
 	printf("%-40s RSS %.1f -> %.1f MiB (after the first %lds: %.1f), open fds %ld -> %ld, threads %ld -> %ld, peak RSS "
@@ -801,36 +470,27 @@ int main(int argc, char **argv)
 	       100 * hub_cpu / total);
 
 	/* The hub holds every record; every agent's last change is acknowledged. */
-	struct kr_store *hs;
-	struct kr_store_status hss = {0};
+	uint64_t hub_records = bench_hub_records(dir);
 	unsigned long unacked = 0;
-	snprintf(path, sizeof path, "%s/hub/hub.db", dir);
-	if (kr_store_open(path, &hs, &err) || kr_store_status(hs, &hss, &err))
-		die("reading the hub's store", &err);
-	kr_store_close(hs);
 	for (int i = 0; i < nagents; i++) {
 		struct kr_store *st;
-		if (kr_store_open(ag[i].store_path, &st, &err))
-			die("reading an agent's store", &err);
+		if (kr_store_open(ag[i].id.store_path, &st, &err))
+			bench_die("reading an agent's store", &err);
 		if (kr_store_meta_u64(st, "acked") != kr_store_meta_u64(st, "last_seq"))
 			unacked++;
 		kr_store_close(st);
 	}
 	printf("%-40s %8" PRIu64 "      records (expected %lu); agents with unacknowledged changes: %lu\n", "hub store holds",
-	       hss.records, nrec, unacked);
-	if (!WIFEXITED(hub_status) || WEXITSTATUS(hub_status) != 0)
-		printf("warning: the hub did not exit cleanly (status 0x%x); see %s\n", (unsigned)hub_status, hub.log);
+	       hub_records, nrec, unacked);
+	bench_hub_check_exit(&hub, hub_status);
 	free(ok.v);
 	free(syncs.v);
 	free(final.v);
 	free(tids);
 	free(ag);
-	bool complete = !nfailed && !setup_failed && !unacked && hss.records == nrec;
+	bool complete = !nfailed && !setup_failed && !unacked && hub_records == nrec;
 	printf("%s\n", complete ? "result: every sync succeeded and the hub holds every record"
 				: "result: FAILED (see above)");
-	if (keep)
-		printf("kept %s (hub log: %s)\n", dir, hub.log);
-	else
-		remove_tree(dir);
+	bench_finish(dir, &hub, opts.keep);
 	return complete ? 0 : 1;
 }

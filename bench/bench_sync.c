@@ -17,24 +17,20 @@
  * sync's. Every store is durable as in production (WAL, synchronous=FULL). See bench/README.md.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked / tcpi_bytes_received (glibc's lacks them) */
@@ -45,21 +41,12 @@
 #include "kiroku/sync.h"
 #include "kiroku/tls.h"
 
+#include "bench_common.h"
+
 #define AGENT_NODE     "school-a-pc1"
 #define AGENT_FACILITY "school-a"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const struct kr_error *err)
-{
-	fprintf(stderr, "bench_sync: %s: %s\n", what, err ? err->msg : strerror(errno));
-	exit(1);
-}
+const char bench_prog[] = "bench_sync";
 
 /* ---- the records (as bench_core.c makes them) ---- */
 
@@ -88,7 +75,7 @@ static void write_records(struct kr_store *st, long n)
 
 	for (long i = 0; i < n; i++) {
 		if (i % 1000 == 0 && kr_store_begin(st, &err))
-			die("begin", &err);
+			bench_die("begin", &err);
 		description(desc, sizeof desc, i);
 		snprintf(persons, sizeof persons, "%ld", i % 40);
 		occurred_at(occurred, sizeof occurred, i);
@@ -100,90 +87,13 @@ static void write_records(struct kr_store *st, long n)
 		};
 		kr_ulid id;
 		if (kr_record_create(st, "incident", NULL, f, 7, 0, &id, &err))
-			die("writing a record", &err);
+			bench_die("writing a record", &err);
 		if ((i % 1000 == 999 || i == n - 1) && kr_store_commit(st, &err))
-			die("commit", &err);
+			bench_die("commit", &err);
 	}
 }
 
-/* ---- files, processes, memory ---- */
-
-static void remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d))) {
-		char sub[PATH_MAX];
-		struct stat sb;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
-			remove_tree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
-/* VmHWM (peak resident set) or VmRSS of a process, in KiB; -1 if unreadable. */
-static long proc_status_kib(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	if (pid)
-		snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	else
-		snprintf(path, sizeof path, "/proc/self/status");
-	if (!(f = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* CPU seconds (user + system) a process has used so far; -1 if unreadable. */
-static double proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut, stt;
-	FILE *f;
-	char *p;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	/* After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15. */
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
-		return -1;
-	return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
-}
+/* ---- memory and the wire ---- */
 
 /* Resets this process's VmHWM to its current RSS (Linux 4.0+); false if the kernel refused. */
 static bool reset_peak_rss(void)
@@ -233,151 +143,18 @@ static void wire_bytes(unsigned short port, unsigned long long *sent, unsigned l
 
 /* ---- the hub, as a separate process ---- */
 
-struct hub_proc {
-	pid_t pid;
-	unsigned short port;
-	int out_fd; /* its stdout */
-	char log[PATH_MAX];
-};
-
-static void find_hub(char *out, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	char *slash;
-
-	if (n <= 0) {
-		snprintf(out, size, "kiroku-hub");
-		return;
-	}
-	self[n] = 0;
-	if ((slash = strrchr(self, '/')))
-		*slash = 0;
-	snprintf(out, size, "%s/../hub/kiroku-hub", self);
-}
-
-/* Makes a CA, the hub's server certificate and the agent's client certificate in dir/pki. */
-static void make_pki(const char *dir, const char *node, const char *facility)
+/* Issues the agent's client certificate from the CA in dir/pki (bench_make_pki). */
+static void issue_agent_cert(const char *dir)
 {
 	struct kr_error err = {0};
 	char pki[PATH_MAX], key[PATH_MAX], crt[PATH_MAX];
-	const char *dns[] = {"localhost"}, *ips[] = {"127.0.0.1"};
-	struct kr_cert_request hub = {.node_id = "hub",
-	                              .is_server = true,
-	                              .dns_names = dns,
-	                              .n_dns_names = 1,
-	                              .ipv4_addrs = ips,
-	                              .n_ipv4_addrs = 1,
-	                              .days_valid = 30};
-	struct kr_cert_request agent = {.node_id = node, .facility_id = facility, .days_valid = 30};
+	struct kr_cert_request agent = {.node_id = AGENT_NODE, .facility_id = AGENT_FACILITY, .days_valid = 30};
 
 	snprintf(pki, sizeof pki, "%s/pki", dir);
-	if (kr_ca_init(pki, "kiroku bench CA", &err))
-		die("making the CA", &err);
-	snprintf(key, sizeof key, "%s/hub.key", pki);
-	snprintf(crt, sizeof crt, "%s/hub.crt", pki);
-	if (kr_cert_issue(pki, key, crt, &hub, &err))
-		die("issuing the hub's certificate", &err);
 	snprintf(key, sizeof key, "%s/agent.key", pki);
 	snprintf(crt, sizeof crt, "%s/agent.crt", pki);
 	if (kr_cert_issue(pki, key, crt, &agent, &err))
-		die("issuing the agent's certificate", &err);
-}
-
-/* Creates the hub's store and configuration in dir and starts `kiroku-hub serve` on a free loopback port. */
-static void hub_start(const char *hub_bin, const char *dir, int threads, struct hub_proc *h)
-{
-	struct kr_error err = {0};
-	char conf[PATH_MAX], data[PATH_MAX], store[PATH_MAX], line[256];
-	size_t got = 0;
-	int pipefd[2];
-	FILE *f;
-
-	snprintf(data, sizeof data, "%s/hub", dir);
-	snprintf(store, sizeof store, "%s/hub.db", data);
-	if (mkdir(data, 0700) != 0)
-		die(data, NULL);
-	if (kr_store_create(store, KR_ROLE_HUB, "hub", NULL, &err))
-		die("creating the hub's store", &err);
-	snprintf(conf, sizeof conf, "%s/hub.conf", dir);
-	if (!(f = fopen(conf, "w")))
-		die(conf, NULL);
-	fprintf(f,
-	        "[hub]\ndata_dir = %s\nnode = hub\nlisten = 127.0.0.1:0\nca_file = %s/pki/ca.crt\n"
-	        "cert_file = %s/pki/hub.crt\nkey_file = %s/pki/hub.key\n",
-	        data, dir, dir, dir);
-	if (threads > 0)
-		fprintf(f, "threads = %d\n", threads);
-	fclose(f);
-	snprintf(h->log, sizeof h->log, "%s/hub.log", dir);
-
-	if (pipe(pipefd) != 0)
-		die("pipe", NULL);
-	fflush(NULL);
-	h->pid = fork();
-	if (h->pid < 0)
-		die("fork", NULL);
-	if (h->pid == 0) {
-		int logfd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (logfd < 0 || dup2(pipefd[1], 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		close(logfd);
-		unsetenv("KIROKU_TEST_SLEEP_AFTER_COMMIT_MS");
-		execl(hub_bin, hub_bin, "--config", conf, "serve", (char *)NULL);
-		fprintf(stderr, "bench: cannot run %s: %s\n", hub_bin, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	h->out_fd = pipefd[0];
-	/* "listening on 127.0.0.1:PORT\n" on stdout once it serves. */
-	for (double deadline = now_s() + 15; got < sizeof line - 1 && !memchr(line, '\n', got);) {
-		struct pollfd p = {.fd = h->out_fd, .events = POLLIN};
-		int left = (int)((deadline - now_s()) * 1000);
-		ssize_t n;
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		n = read(h->out_fd, line + got, sizeof line - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	line[got] = 0;
-	unsigned port = 0;
-	if (sscanf(line, "listening on %*[^:]:%u", &port) != 1 || port == 0 || port > 65535) {
-		fprintf(stderr, "bench: the hub (%s) did not start; its log %s says:\n", hub_bin, h->log);
-		if ((f = fopen(h->log, "r"))) {
-			while (fgets(line, sizeof line, f))
-				fputs(line, stderr);
-			fclose(f);
-		}
-		kill(h->pid, SIGKILL);
-		waitpid(h->pid, NULL, 0);
-		exit(1);
-	}
-	h->port = (unsigned short)port;
-}
-
-/* SIGTERM, then wait (SIGKILL after 20 s). Returns the exit status as waitpid gives it. */
-static int hub_stop(struct hub_proc *h)
-{
-	int status = 0;
-
-	kill(h->pid, SIGTERM);
-	for (int i = 0; i < 2000; i++) {
-		pid_t r = waitpid(h->pid, &status, WNOHANG);
-		if (r == h->pid) {
-			close(h->out_fd);
-			return status;
-		}
-		struct timespec ts = {0, 10 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	kill(h->pid, SIGKILL);
-	waitpid(h->pid, &status, 0);
-	close(h->out_fd);
-	return status;
+		bench_die("issuing the agent's certificate", &err);
 }
 
 /* Sums the "ms=" of the hub's per-request log lines: the time the hub spent in its sync handler
@@ -427,7 +204,7 @@ static double plain_sqlite(const char *path, long n)
 		fprintf(stderr, "bench_sync: plain SQLite: %s\n", sqlite3_errmsg(db));
 		exit(1);
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (long i = 0; i < n; i++) {
 		description(desc, sizeof desc, i);
@@ -452,7 +229,7 @@ static double plain_sqlite(const char *path, long n)
 		fprintf(stderr, "bench_sync: plain SQLite commit: %s\n", sqlite3_errmsg(db));
 		exit(1);
 	}
-	double dt = now_s() - t0;
+	double dt = bench_now_s() - t0;
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return dt;
@@ -469,27 +246,14 @@ static void usage(FILE *out)
 	      out);
 }
 
-static long arg_long(const char *opt, const char *v, long min, long max)
-{
-	char *end;
-	long x;
-	errno = 0;
-	x = v ? strtol(v, &end, 10) : 0;
-	if (!v || errno || *end || x < min || x > max) {
-		fprintf(stderr, "bench_sync: %s wants a whole number from %ld to %ld\n", opt, min, max);
-		exit(2);
-	}
-	return x;
-}
-
 int main(int argc, char **argv)
 {
 	long n = 100000, threads = 0;
-	const char *hub_opt = NULL, *dir_opt = NULL;
-	bool keep = false, verbose = false;
+	struct bench_options opts = {0};
+	bool verbose = false;
 	char dir[PATH_MAX], hub_bin[PATH_MAX], path[PATH_MAX], url[64];
 	struct kr_error err = {0};
-	struct hub_proc hub;
+	struct bench_hub hub;
 	struct kr_store *st;
 	struct kr_client *client;
 	struct kr_store_status ss;
@@ -500,65 +264,34 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--records") == 0)
-			n = arg_long(a, i + 1 < argc ? argv[++i] : NULL, 1, 100000000);
+			n = bench_arg_long(a, i + 1 < argc ? argv[++i] : NULL, 1, 100000000);
 		else if (strcmp(a, "--threads") == 0)
-			threads = arg_long(a, i + 1 < argc ? argv[++i] : NULL, 1, 256);
-		else if (strcmp(a, "--hub") == 0 && i + 1 < argc)
-			hub_opt = argv[++i];
-		else if (strcmp(a, "--dir") == 0 && i + 1 < argc)
-			dir_opt = argv[++i];
-		else if (strcmp(a, "--keep") == 0)
-			keep = true;
+			threads = bench_arg_long(a, i + 1 < argc ? argv[++i] : NULL, 1, 256);
 		else if (strcmp(a, "--verbose") == 0)
 			verbose = true;
-		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "bench_sync: unknown or incomplete option %s\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (hub_opt)
-		snprintf(hub_bin, sizeof hub_bin, "%s", hub_opt);
-	else
-		find_hub(hub_bin, sizeof hub_bin);
-	if (access(hub_bin, X_OK) != 0) {
-		fprintf(stderr, "bench_sync: no kiroku-hub at %s (give --hub PATH)\n", hub_bin);
-		return 2;
-	}
-	if (dir_opt) {
-		if (!realpath(".", path))
-			die("realpath", NULL);
-		if (dir_opt[0] == '/')
-			snprintf(dir, sizeof dir, "%s", dir_opt);
 		else
-			snprintf(dir, sizeof dir, "%s/%s", path, dir_opt);
-		if (mkdir(dir, 0700) != 0)
-			die(dir, NULL);
-	} else {
-		snprintf(dir, sizeof dir, "/tmp/kiroku-bench-sync-XXXXXX");
-		if (!mkdtemp(dir))
-			die("mkdtemp", NULL);
+			bench_option(argc, argv, &i, &opts, usage);
 	}
+	bench_find_hub(opts.hub, hub_bin);
+	bench_work_dir(opts.dir, "sync", dir);
 	signal(SIGPIPE, SIG_IGN);
 	printf("kiroku bench_sync: %ld incident records of 7 fields, one agent -> kiroku-hub serve, mutual TLS on "
 	       "loopback\nwork directory %s, hub %s\n",
 	       n, dir, hub_bin);
 
 	/* Set-up, off the clock: certificates, the agent's store (in a child, so its memory is not ours), the hub. */
-	double t_setup = now_s();
-	make_pki(dir, AGENT_NODE, AGENT_FACILITY);
+	double t_setup = bench_now_s();
+	bench_make_pki(dir);
+	issue_agent_cert(dir);
 	snprintf(path, sizeof path, "%s/agent.db", dir);
 	fflush(NULL);
 	child = fork();
 	if (child < 0)
-		die("fork", NULL);
+		bench_die("fork", NULL);
 	if (child == 0) {
 		if (kr_store_create(path, KR_ROLE_AGENT, AGENT_NODE, AGENT_FACILITY, &err) ||
 		    kr_store_open(path, &st, &err))
-			die("creating the agent's store", &err);
+			bench_die("creating the agent's store", &err);
 		write_records(st, n);
 		kr_store_close(st);
 		_exit(0);
@@ -568,11 +301,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (kr_store_open(path, &st, &err) || kr_store_status(st, &ss, &err))
-		die("opening the agent's store", &err);
+		bench_die("opening the agent's store", &err);
 	printf("%-44s %8.3f s  (%" PRIu64 " changes, %.1f MiB of encoded changes in the outbox)\n",
-	       "set-up: certificates, agent store written", now_s() - t_setup, ss.outbox_changes,
+	       "set-up: certificates, agent store written", bench_now_s() - t_setup, ss.outbox_changes,
 	       (double)ss.outbox_bytes / 1048576.0);
-	hub_start(hub_bin, dir, (int)threads, &hub);
+	bench_hub_start(hub_bin, dir, (int)threads, &hub);
 
 	char ca[PATH_MAX], crt[PATH_MAX], key[PATH_MAX];
 	snprintf(url, sizeof url, "https://127.0.0.1:%u", hub.port);
@@ -582,45 +315,40 @@ int main(int argc, char **argv)
 	struct kr_client_config cc = {
 	    .base_url = url, .ca_file = ca, .cert_file = crt, .key_file = key, .timeout_ms = 600000};
 	if (kr_client_new(&cc, &client, &err))
-		die("setting up the client", &err);
+		bench_die("setting up the client", &err);
 
 	/* The sync, on the clock: connection and handshake included. */
-	long rss_before = proc_status_kib(0, "VmRSS");
+	long rss_before = bench_proc_status_kib(0, "VmRSS");
 	bool peak_reset = reset_peak_rss();
-	double hub_cpu0 = proc_cpu_s(hub.pid), agent_cpu0 = self_cpu_s();
-	double t0 = now_s();
+	double hub_cpu0 = bench_proc_cpu_s(hub.pid), agent_cpu0 = bench_self_cpu_s();
+	double t0 = bench_now_s();
 	kr_status s = kr_sync_run(st, client, 0, NULL, NULL, &res, &err);
-	double t_sync = now_s() - t0;
-	double hub_cpu = proc_cpu_s(hub.pid) - hub_cpu0, agent_cpu = self_cpu_s() - agent_cpu0;
-	long agent_hwm = proc_status_kib(0, "VmHWM");
-	long hub_hwm = proc_status_kib(hub.pid, "VmHWM");
-	long hub_rss = proc_status_kib(hub.pid, "VmRSS");
+	double t_sync = bench_now_s() - t0;
+	double hub_cpu = bench_proc_cpu_s(hub.pid) - hub_cpu0, agent_cpu = bench_self_cpu_s() - agent_cpu0;
+	long agent_hwm = bench_proc_status_kib(0, "VmHWM");
+	long hub_hwm = bench_proc_status_kib(hub.pid, "VmHWM");
+	long hub_rss = bench_proc_status_kib(hub.pid, "VmRSS");
 	unsigned long long sent, received;
 	int conns;
 	wire_bytes(hub.port, &sent, &received, &conns);
 	unsigned long opened = kr_client_connections(client);
 	kr_client_free(client);
 	if (s) {
-		hub_stop(&hub);
-		die("the sync", &err);
+		bench_hub_stop(&hub, 20);
+		bench_die("the sync", &err);
 	}
-	int hub_status = hub_stop(&hub);
+	int hub_status = bench_hub_stop(&hub, 20);
 	unsigned hub_requests;
 	double hub_ms = hub_handler_ms(hub.log, &hub_requests);
 
 	/* Check that the hub holds what was sent. */
-	struct kr_store *hs;
-	struct kr_store_status hss;
-	snprintf(path, sizeof path, "%s/hub/hub.db", dir);
-	if (kr_store_open(path, &hs, &err) || kr_store_status(hs, &hss, &err))
-		die("reading the hub's store", &err);
-	kr_store_close(hs);
+	uint64_t hub_records = bench_hub_records(dir);
 	kr_store_close(st);
-	if (res.sent != (uint64_t)n || res.outbox_left != 0 || hss.records != (uint64_t)n) {
+	if (res.sent != (uint64_t)n || res.outbox_left != 0 || hub_records != (uint64_t)n) {
 		fprintf(stderr,
 		        "bench_sync: incomplete: %" PRIu64 " acknowledged, %" PRIu64
 		        " left in the outbox, the hub holds %" PRIu64 " records (expected %ld)\n",
-		        res.sent, res.outbox_left, hss.records, n);
+		        res.sent, res.outbox_left, hub_records, n);
 		return 1;
 	}
 
@@ -644,17 +372,13 @@ int main(int argc, char **argv)
 	       peak_reset ? "" : " since start", (double)rss_before / 1024.0);
 	printf("%-44s %8.1f MiB  (RSS at the end %.1f MiB; target: at most 64 MiB)\n",
 	       "peak memory, hub (kiroku-hub's VmHWM)", (double)hub_hwm / 1024.0, (double)hub_rss / 1024.0);
-	if (!WIFEXITED(hub_status) || WEXITSTATUS(hub_status) != 0)
-		printf("warning: the hub did not exit cleanly (status 0x%x); see %s\n", (unsigned)hub_status, hub.log);
+	bench_hub_check_exit(&hub, hub_status);
 
 	snprintf(path, sizeof path, "%s/plain.db", dir);
 	double plain = plain_sqlite(path, n);
 	printf("%-44s %8.3f s  %10.0f rows/s\n", "plain SQLite upsert, indexed, one txn", plain, (double)n / plain);
 	printf("ratio: sync end to end / plain SQLite upsert = %.2fx (target: within 3x)\n", t_sync / plain);
 
-	if (keep)
-		printf("kept %s (hub log: %s)\n", dir, hub.log);
-	else
-		remove_tree(dir);
+	bench_finish(dir, &hub, opts.keep);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kiroku/cli.h"
 #include "kiroku/config.h"
 #include "kiroku/day.h"
 #include "kiroku/error.h"
@@ -39,16 +40,11 @@ struct hub {
 	int nargs;
 };
 
+/* A row of the command table. */
 struct hub_cmd {
-	const char *name; /* one or two words */
+	struct kr_cli_command cli; /* first: name (one or two words), operands, options and help (kiroku/cli.h) */
 	int (*run)(struct hub *h);
 	bool needs_store;
-	int min_args, max_args;
-	const char *const *opts; /* names of the command's own options, NULL-terminated */
-	const char *usage;       /* after "kiroku-hub " */
-	const char *summary;
-	const char *details;
-	const char *example;
 };
 
 /* Prints "kiroku-hub: MESSAGE" on stderr and returns the exit code for err's status. */

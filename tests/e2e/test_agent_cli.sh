@@ -27,6 +27,22 @@ assert_rc 1
 run "$KIROKU_AGENT" frobnicate
 assert_rc 1
 assert_contains "$ERR" 'no command "frobnicate"'
+# A wrong option is named as typed, and a flag given a value says so.
+run "$KIROKU_AGENT" list --bogus
+assert_rc 1
+assert_contains "$ERR" "list: unknown option --bogus"
+run "$KIROKU_AGENT" list -Z
+assert_rc 1
+assert_contains "$ERR" "list: unknown option -Z"
+run "$KIROKU_AGENT" list --all=1
+assert_rc 1
+assert_contains "$ERR" "list: --all takes no value"
+run "$KIROKU_AGENT" --version=1
+assert_rc 1
+assert_contains "$ERR" "--version takes no value"
+run "$KIROKU_AGENT" list --kind
+assert_rc 1
+assert_contains "$ERR" "list: --kind needs a value"
 
 step "commands before init say how to start"
 run agent a1 status
