@@ -121,7 +121,8 @@ static const struct agent_cmd commands[] = {
     {{"run", 0, 0, opts_none, "run [--sync-interval SECONDS]",
       "Run as a daemon: sync on an interval, soon after new records, with back-off while the hub is away.",
       "Syncs every sync_interval seconds, a couple of seconds after new local records, and after a failure\n"
-      "retries with exponential back-off (5 s doubling up to sync_interval) and jitter. Logs one line per\n"
+      "retries with exponential back-off (5 s doubling up to sync_interval) and jitter; when the hub asks\n"
+      "for a wait (Retry-After, when it is busy or its disk is full), not sooner. Logs one line per\n"
       "outcome on stderr. SIGTERM or SIGINT stop it cleanly between syncs. Unless web_port is 0, it also\n"
       "serves the staff's web form on http://127.0.0.1:WEB_PORT/ (see 'kiroku-agent help web').",
       "kiroku-agent run --config /etc/kiroku/agent.conf"},
@@ -131,7 +132,8 @@ static const struct agent_cmd commands[] = {
       "Serve the staff's web form on this PC only (http://127.0.0.1:PORT/), without syncing.",
       "Teachers and office staff open the address in this PC's browser to see the facility's records, the\n"
       "sync state and city hall's review, and to record incidents, ledger entries, training and the\n"
-      "self-inspection in forms made from the catalogue (Japanese by default, English selectable). It works\n"
+      "self-inspection in forms made from the catalogue (Japanese by default, English selectable), and to\n"
+      "correct a record (only the fields changed are written; ledger entries are never changed). It works\n"
       "with no network. Only 127.0.0.1 is listened on; requests naming another host, and changes without the\n"
       "page's session token or from another site, are refused. The first line on stdout is the address;\n"
       "--web-port 0 takes any free port. 'kiroku-agent run' serves the same form beside its syncs.",
