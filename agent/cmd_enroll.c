@@ -212,7 +212,7 @@ int agent_cmd_enroll(struct agent *a)
 		if (s == KR_ERR_TLS && strstr(err.msg, "curl "))
 			kr_error_prefix(
 			    &err, "the hub refused a connection without a certificate: no enrolment is open there "
-			          "(has the token expired or been used?)");
+			          "(has the token expired, been used or been cancelled?)");
 		goto fail;
 	}
 	with_suffix(ca_new, sizeof ca_new, ca, ".new");
@@ -237,7 +237,7 @@ int agent_cmd_enroll(struct agent *a)
 	                        &err))) {
 		if (s == KR_ERR_TLS)
 			kr_error_prefix(&err, "the hub refused the connection (no enrolment open? the token may have "
-			                      "expired or been used)");
+			                      "expired, been used or been cancelled)");
 		goto fail;
 	}
 	if (status != 200) {

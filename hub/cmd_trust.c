@@ -1,4 +1,4 @@
-/* cmd_trust.c: kiroku-hub enroll-token, node list, node revoke, audit verify and audit list. */
+/* cmd_trust.c: kiroku-hub enroll-token (issue, list, cancel), node list, node revoke, audit verify and audit list. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -295,6 +295,153 @@ int hub_cmd_node_list(struct hub *h)
 		return hub_fail(&err);
 	if (c.count == 0 && !c.tsv)
 		fprintf(stderr, "no nodes yet (enrol one: kiroku-hub enroll-token --facility F)\n");
+	return KR_EXIT_OK;
+}
+
+/* ---- enroll-token list, enroll-token cancel ---- */
+
+struct token_list_ctx {
+	bool tsv;
+	size_t count;
+	struct kr_buf line;
+};
+
+static kr_status token_line(void *ctx, const struct kr_token_info *t, struct kr_error *err)
+{
+	struct token_list_ctx *c = ctx;
+	char created[40], expires[40], when[40], state[800];
+	kr_status s;
+
+	c->line.len = 0;
+	if (c->tsv) {
+		char ts[4][24];
+		snprintf(ts[0], sizeof ts[0], "%" PRId64, t->created_ms);
+		snprintf(ts[1], sizeof ts[1], "%" PRId64, t->expires_ms);
+		snprintf(ts[2], sizeof ts[2], "%" PRId64, t->used_ms);
+		snprintf(ts[3], sizeof ts[3], "%" PRId64, t->cancelled_ms);
+		s = tsv(&c->line, t->id, false);
+		if (!s)
+			s = tsv(&c->line, t->facility, false);
+		if (!s)
+			s = tsv(&c->line, t->facility_name, false);
+		if (!s)
+			s = tsv(&c->line, ts[0], false);
+		if (!s)
+			s = tsv(&c->line, t->created_by, false);
+		if (!s)
+			s = tsv(&c->line, ts[1], false);
+		if (!s)
+			s = tsv(&c->line, kr_trust_token_state_name(t->state), false);
+		if (!s)
+			s = tsv(&c->line, ts[2], false);
+		if (!s)
+			s = tsv(&c->line, t->used_by, false);
+		if (!s)
+			s = tsv(&c->line, t->cert_serial, false);
+		if (!s)
+			s = tsv(&c->line, ts[3], false);
+		if (!s)
+			s = tsv(&c->line, t->cancelled_by, false);
+		if (!s)
+			s = tsv(&c->line, t->cancel_reason, true);
+	} else {
+		char facility[300];
+		utc(t->created_ms, created, sizeof created);
+		utc(t->expires_ms, expires, sizeof expires);
+		switch (t->state) {
+		case KR_TOKEN_USED:
+			utc(t->used_ms, when, sizeof when);
+			snprintf(state, sizeof state, "used by %s %s", t->used_by, when);
+			break;
+		case KR_TOKEN_CANCELLED:
+			utc(t->cancelled_ms, when, sizeof when);
+			snprintf(state, sizeof state, "CANCELLED %s%s%s%s%s", when, t->cancelled_by[0] ? " by " : "",
+			         t->cancelled_by, t->cancel_reason[0] ? ": " : "", t->cancel_reason);
+			break;
+		case KR_TOKEN_EXPIRED:
+			snprintf(state, sizeof state, "expired");
+			break;
+		default:
+			snprintf(state, sizeof state, "open");
+			break;
+		}
+		snprintf(facility, sizeof facility, "%s%s%s%s", t->facility, t->facility_name[0] ? " (" : "",
+		         t->facility_name, t->facility_name[0] ? ")" : "");
+		s = cell(&c->line, t->id, KR_TOKEN_ID_LEN);
+		if (!s)
+			s = cell(&c->line, facility, 26);
+		if (!s)
+			s = cell(&c->line, created, 20);
+		if (!s)
+			s = cell(&c->line, t->created_by[0] ? t->created_by : "-", 20);
+		if (!s)
+			s = cell(&c->line, expires, 20);
+		if (!s)
+			s = kr_buf_printf(&c->line, "%s\n", state);
+	}
+	if (s)
+		return kr_fail(err, s, "out of memory listing enrolment tokens");
+	fwrite(c->line.data, 1, c->line.len, stdout);
+	c->count++;
+	return KR_OK;
+}
+
+int hub_cmd_enroll_token_list(struct hub *h)
+{
+	struct token_list_ctx c = {0};
+	struct kr_error err = {0};
+	kr_status s;
+
+	if (h->format && strcmp(h->format, "table") != 0 && strcmp(h->format, "tsv") != 0)
+		return hub_usage(h, "--format is table or tsv");
+	c.tsv = h->format && strcmp(h->format, "tsv") == 0;
+	kr_buf_init(&c.line, 0);
+	if (!c.tsv) {
+		kr_buf_printf(&c.line, "%-*s  ", KR_TOKEN_ID_LEN, "TOKEN");
+		kr_print_cell(&c.line, "FACILITY", 26, true);
+		kr_buf_printf(&c.line, "  %-20s  %-20s  %-20s  %s\n", "CREATED", "BY", "EXPIRES", "STATE");
+		fwrite(c.line.data, 1, c.line.len, stdout);
+	}
+	s = kr_trust_token_list(h->st, h->all, (int64_t)kr_now_ms(), token_line, &c, &err);
+	kr_buf_release(&c.line);
+	if (s)
+		return hub_fail(&err);
+	if (c.count == 0 && !c.tsv)
+		fprintf(stderr, h->all
+		                    ? "no enrolment tokens yet (issue one: kiroku-hub enroll-token --facility F)\n"
+		                    : "no open enrolment tokens (--all shows used, expired and cancelled ones; issue "
+		                      "one: kiroku-hub enroll-token --facility F)\n");
+	return KR_EXIT_OK;
+}
+
+int hub_cmd_enroll_token_cancel(struct hub *h)
+{
+	struct kr_error err = {0};
+	char actor[256], id[KR_TOKEN_ID_LEN + 1], facility[KR_ID_MAX + 1], hash_hex[2 * KR_SHA256_LEN + 1];
+	const char *which = h->args[0];
+
+	if (h->reason && strlen(h->reason) > 500)
+		return hub_usage(h, "--reason is at most 500 bytes");
+	/* The token itself (a leaked one, say) names its row by the hash of its secret. */
+	if (strncmp(which, KR_ENROLL_TOKEN_PREFIX, strlen(KR_ENROLL_TOKEN_PREFIX)) == 0) {
+		struct kr_enroll_token tok;
+		uint8_t hash[KR_SHA256_LEN];
+		kr_status s = kr_enroll_token_decode(which, &tok, &err);
+		if (!s)
+			s = kr_sha256(tok.secret, sizeof tok.secret, hash, &err);
+		memset(&tok, 0, sizeof tok);
+		if (s) {
+			kr_error_prefix(&err, "the token given to cancel");
+			return hub_fail(&err);
+		}
+		kr_hex(hash, sizeof hash, hash_hex);
+		which = hash_hex;
+	}
+	kr_audit_operator(actor, sizeof actor);
+	if (kr_trust_token_cancel(h->st, which, h->reason ? h->reason : "", actor, id, facility, &err))
+		return hub_fail(&err);
+	printf("enrolment token %s for facility %s cancelled; enrolment with it is refused from now on\n", id,
+	       facility);
 	return KR_EXIT_OK;
 }
 

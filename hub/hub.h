@@ -86,8 +86,10 @@ int hub_cmd_serve(struct hub *h);
 int hub_cmd_ca_init(struct hub *h);
 int hub_cmd_cert_issue(struct hub *h);
 
-/* cmd_trust.c: enrolment tokens, the node list and revocation, the audit log. */
+/* cmd_trust.c: enrolment tokens (issue, list, cancel), the node list and revocation, the audit log. */
 int hub_cmd_enroll_token(struct hub *h);
+int hub_cmd_enroll_token_list(struct hub *h);
+int hub_cmd_enroll_token_cancel(struct hub *h);
 int hub_cmd_node_list(struct hub *h);
 int hub_cmd_node_revoke(struct hub *h);
 int hub_cmd_audit_verify(struct hub *h);

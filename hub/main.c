@@ -56,7 +56,8 @@ static const struct kr_cli_option cmd_options[] = {
     {"status", OPT_STATUS, "STATUS", "list: only records with this status; triage: the new status"},
     {"from", OPT_FROM, "YYYY-MM-DD", "only records dated on or after this day (needs --kind)"},
     {"to", OPT_TO, "YYYY-MM-DD", "only records dated on or before this day (needs --kind)"},
-    {"all", OPT_ALL, NULL, "include deleted records (conflicts: resolved ones)"},
+    {"all", OPT_ALL, NULL,
+     "include deleted records (conflicts: resolved ones; enroll-token list: used, expired, cancelled ones)"},
     {"system", OPT_SYSTEM, NULL, "include system records (conflict entries)"},
     {"format", OPT_FORMAT, "table|tsv|json", "output format (default table)"},
     {"for-node", OPT_FOR_NODE, "NODE", "the node the certificate is for"},
@@ -83,7 +84,7 @@ static const struct kr_cli_option cmd_options[] = {
     {"expires", OPT_EXPIRES, "DURATION", "how long the token is valid: 30m, 72h, 7d (default 72h, at most 30d)"},
     {"qr", OPT_QR, NULL, "also draw the token as a QR code on the terminal"},
     {"qr-png", OPT_QR_PNG, "FILE", "also write the token as a QR code PNG (mode 0600)"},
-    {"reason", OPT_REASON, "TEXT", "why (kept in the node list and the audit log)"},
+    {"reason", OPT_REASON, "TEXT", "why (kept in the node or token list and the audit log)"},
     {"anchor", OPT_ANCHOR, "ID:HASH", "an anchor printed by an earlier 'audit verify'"},
 };
 
@@ -101,6 +102,8 @@ static const char *const opts_resolve[] = {"keep", "value", NULL};
 static const char *const opts_report[] = {"period", "out", "no-pseudonymise", "today", "pdf", NULL};
 static const char *const opts_demo[] = {"facilities", "year", "seed", "incidents", "others", NULL};
 static const char *const opts_token[] = {"facility", "name", "expires", "qr", "qr-png", NULL};
+static const char *const opts_token_list[] = {"all", "format", NULL};
+static const char *const opts_token_cancel[] = {"reason", NULL};
 static const char *const opts_node_list[] = {"format", NULL};
 static const char *const opts_revoke[] = {"reason", NULL};
 static const char *const opts_audit[] = {"anchor", NULL};
@@ -238,6 +241,26 @@ static const struct hub_cmd commands[] = {
       "kiroku-hub backup /var/backups/kiroku/hub-$(date +%F).db"},
      hub_cmd_backup,
      true},
+    {{"enroll-token list", 0, 0, opts_token_list, "enroll-token list [--all] [--format table|tsv]",
+      "List the open enrolment tokens (--all: used, expired and cancelled ones too), never their secrets.",
+      "A token is shown by its id, the first 16 hex digits of its secret's SHA-256 (the hub keeps only that hash),\n"
+      "as in enroll-token's message and the audit log; with its facility, when and by whom it was issued and when\n"
+      "it expires. --all adds the state: used (by which node, when), expired, or cancelled (when, by whom, why).\n"
+      "tsv columns: id facility facility_name created_ms created_by expires_ms state(open, used, expired,\n"
+      "cancelled) used_ms used_by cert_serial cancelled_ms cancelled_by reason (times in Unix ms, 0 for none).",
+      "kiroku-hub enroll-token list --all"},
+     hub_cmd_enroll_token_list,
+     true},
+    {{"enroll-token cancel", 1, 1, opts_token_cancel, "enroll-token cancel ID [--reason TEXT]",
+      "Cancel an open enrolment token (a PC that was not installed, a token that leaked).",
+      "ID is the token's id ('kiroku-hub enroll-token list'), or the token itself. From then on a PC presenting it\n"
+      "is refused, told that the token was cancelled, and nothing is written; the token no longer keeps\n"
+      "enrolment open. The cancellation (who, when, --reason) is written to the audit log. A used, expired or\n"
+      "already cancelled token cannot be cancelled (exit 4: revoke a node that enrolled with 'node revoke'); an\n"
+      "unknown ID fails with exit 2.",
+      "kiroku-hub enroll-token cancel 3f2a9c0d51e7b846 --reason \"PC not installed\""},
+     hub_cmd_enroll_token_cancel,
+     true},
     {{"enroll-token", 0, 0, opts_token,
       "enroll-token --facility FACILITY [--name NAME] [--expires DURATION] [--qr] [--qr-png FILE]",
       "Issue a one-time enrolment token for a new PC of a facility (printed alone on stdout).",
@@ -245,7 +268,8 @@ static const struct hub_cmd commands[] = {
       "the hub's CA, a 192-bit secret, the facility and the expiry. On the PC, 'kiroku-agent enroll TOKEN' makes\n"
       "a key there, trusts only the hub whose CA has that fingerprint, and gets a certificate for the facility.\n"
       "The hub keeps only the secret's SHA-256; the token enrols one node, once, before it expires. While a token\n"
-      "is open a running hub accepts TLS connections without a client certificate, for /v1/ca and /v1/enroll only.",
+      "is open a running hub accepts TLS connections without a client certificate, for /v1/ca and /v1/enroll only.\n"
+      "'enroll-token list' shows the tokens issued; 'enroll-token cancel ID' cancels one before it is used.",
       "kiroku-hub enroll-token --facility school-12 --name \"光が丘小学校\" --expires 72h --qr"},
      hub_cmd_enroll_token,
      true},
@@ -289,7 +313,7 @@ static const struct kr_cli hub_cli = {
     .program = KR_PROG_HUB,
     .about = "the city hall's hub of kiroku: merges the records of every facility, keeps the\n"
              "conflicts for the operator, and exchanges changes with the agents over the network or as files.",
-    .refused = "another facility, an unknown node without --facility, an existing store",
+    .refused = "another facility, an unknown node without --facility, an existing store, a spent enrolment token",
     .gap = "a node's changes imported out of order",
     .config_section = "hub",
     .config_file = "/etc/kiroku/hub.conf",

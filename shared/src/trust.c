@@ -117,7 +117,10 @@ bool kr_trust_enrolment_open(struct kr_store *st, int64_t now_ms)
 	sqlite3_stmt *q;
 	bool open = false;
 
-	if (prep(st, "SELECT 1 FROM enroll_tokens WHERE used_ms IS NULL AND expires_ms > ?1 LIMIT 1", &q, NULL))
+	if (prep(st,
+	         "SELECT 1 FROM enroll_tokens WHERE used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > ?1 "
+	         "LIMIT 1",
+	         &q, NULL))
 		return false;
 	sqlite3_bind_int64(q, 1, now_ms);
 	open = sqlite3_step(q) == SQLITE_ROW;
@@ -207,7 +210,7 @@ static void outcome_from(struct kr_enroll_outcome *out, const struct kr_cert_inf
 struct token_row {
 	bool found;
 	char facility[KR_ID_MAX + 1];
-	int64_t expires_ms, used_ms;
+	int64_t expires_ms, used_ms, cancelled_ms;
 	char used_by[KR_ID_MAX + 1];
 	char serial[KR_SERIAL_HEX_MAX + 1];
 };
@@ -222,7 +225,7 @@ static kr_status token_get(struct kr_store *st, const uint8_t hash[KR_SHA256_LEN
 	memset(t, 0, sizeof *t);
 	if ((s = prep(st,
 	              "SELECT facility, expires_ms, coalesce(used_ms, 0), coalesce(used_by, ''), "
-	              "coalesce(cert_serial, '') FROM enroll_tokens WHERE hash = ?1",
+	              "coalesce(cert_serial, ''), coalesce(cancelled_ms, 0) FROM enroll_tokens WHERE hash = ?1",
 	              &q, err)))
 		return s;
 	sqlite3_bind_blob(q, 1, hash, KR_SHA256_LEN, SQLITE_STATIC);
@@ -234,11 +237,206 @@ static kr_status token_get(struct kr_store *st, const uint8_t hash[KR_SHA256_LEN
 		t->used_ms = sqlite3_column_int64(q, 2);
 		snprintf(t->used_by, sizeof t->used_by, "%s", col_text(q, 3));
 		snprintf(t->serial, sizeof t->serial, "%s", col_text(q, 4));
+		t->cancelled_ms = sqlite3_column_int64(q, 5);
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return kr_store_fail(st, err, rc, "reading the enrolment tokens");
 	return KR_OK;
+}
+
+const char *kr_trust_token_state_name(enum kr_token_state state)
+{
+	switch (state) {
+	case KR_TOKEN_OPEN:
+		return "open";
+	case KR_TOKEN_USED:
+		return "used";
+	case KR_TOKEN_CANCELLED:
+		return "cancelled";
+	case KR_TOKEN_EXPIRED:
+		return "expired";
+	}
+	return "?";
+}
+
+static enum kr_token_state token_state(int64_t used_ms, int64_t cancelled_ms, int64_t expires_ms, int64_t now_ms)
+{
+	if (used_ms)
+		return KR_TOKEN_USED;
+	if (cancelled_ms)
+		return KR_TOKEN_CANCELLED;
+	return expires_ms <= now_ms ? KR_TOKEN_EXPIRED : KR_TOKEN_OPEN;
+}
+
+kr_status kr_trust_token_list(struct kr_store *st, bool all, int64_t now_ms,
+                              kr_status (*fn)(void *ctx, const struct kr_token_info *t, struct kr_error *err),
+                              void *ctx, struct kr_error *err)
+{
+	sqlite3_stmt *q;
+	kr_status s;
+	int rc;
+
+	if ((s = prep(st,
+	              "SELECT lower(hex(hash)), facility, facility_name, hub_url, created_by, created_ms, expires_ms, "
+	              "coalesce(used_ms, 0), coalesce(used_by, ''), coalesce(cert_serial, ''), "
+	              "coalesce(cancelled_ms, 0), coalesce(cancelled_by, ''), coalesce(cancel_reason, '') "
+	              "FROM enroll_tokens WHERE ?1 OR (used_ms IS NULL AND cancelled_ms IS NULL AND expires_ms > ?2) "
+	              "ORDER BY created_ms, hash",
+	              &q, err)))
+		return s;
+	sqlite3_bind_int(q, 1, all ? 1 : 0);
+	sqlite3_bind_int64(q, 2, now_ms);
+	while (!s && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct kr_token_info t = {
+		    .facility = col_text(q, 1),
+		    .facility_name = col_text(q, 2),
+		    .hub_url = col_text(q, 3),
+		    .created_by = col_text(q, 4),
+		    .created_ms = sqlite3_column_int64(q, 5),
+		    .expires_ms = sqlite3_column_int64(q, 6),
+		    .used_ms = sqlite3_column_int64(q, 7),
+		    .used_by = col_text(q, 8),
+		    .cert_serial = col_text(q, 9),
+		    .cancelled_ms = sqlite3_column_int64(q, 10),
+		    .cancelled_by = col_text(q, 11),
+		    .cancel_reason = col_text(q, 12),
+		};
+		snprintf(t.id, sizeof t.id, "%.*s", KR_TOKEN_ID_LEN, col_text(q, 0));
+		t.state = token_state(t.used_ms, t.cancelled_ms, t.expires_ms, now_ms);
+		s = fn(ctx, &t, err);
+	}
+	if (!s && rc != SQLITE_DONE)
+		s = kr_store_fail(st, err, rc, "reading the enrolment tokens");
+	sqlite3_finalize(q);
+	return s;
+}
+
+/* Whether id is 16 to 64 hex digits (a token id or more of its hash); lowers it into out. */
+static bool token_id_parse(const char *id, char out[2 * KR_SHA256_LEN + 1])
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n < KR_TOKEN_ID_LEN || n > 2 * KR_SHA256_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		out[i] = c;
+	}
+	out[n] = 0;
+	return true;
+}
+
+kr_status kr_trust_token_cancel(struct kr_store *st, const char *id, const char *reason, const char *actor,
+                                char id_out[KR_TOKEN_ID_LEN + 1], char facility_out[KR_ID_MAX + 1],
+                                struct kr_error *err)
+{
+	char want[2 * KR_SHA256_LEN + 1], hex[2 * KR_SHA256_LEN + 1], when[32], detail[1024];
+	char name[256] = "", cancelled_by[KR_AUDIT_ACTOR_MAX + 1] = "";
+	uint8_t hash[KR_SHA256_LEN] = {0};
+	struct token_row t;
+	int64_t now = (int64_t)kr_now_ms();
+	const char *who = actor && *actor ? actor : "hub";
+	sqlite3_stmt *q;
+	int matches = 0, rc;
+	kr_status s;
+
+	id_out[0] = 0;
+	facility_out[0] = 0;
+	if (!token_id_parse(id, want))
+		return kr_fail(err, KR_ERR_INVALID,
+		               "\"%s\" is not an enrolment token id: it is the %d hex digits 'kiroku-hub enroll-token "
+		               "list' shows",
+		               id ? id : "", KR_TOKEN_ID_LEN);
+	if ((s = kr_txn_begin(st, err)))
+		return s;
+	if ((s = prep(st,
+	              "SELECT hash, lower(hex(hash)), facility_name, coalesce(cancelled_by, '') FROM enroll_tokens "
+	              "WHERE substr(lower(hex(hash)), 1, ?2) = ?1 LIMIT 2",
+	              &q, err)))
+		goto fail;
+	sqlite3_bind_text(q, 1, want, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, (int)strlen(want));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (matches++)
+			break;
+		if (sqlite3_column_bytes(q, 0) == KR_SHA256_LEN)
+			memcpy(hash, sqlite3_column_blob(q, 0), KR_SHA256_LEN);
+		snprintf(hex, sizeof hex, "%s", col_text(q, 1));
+		snprintf(name, sizeof name, "%s", col_text(q, 2));
+		snprintf(cancelled_by, sizeof cancelled_by, "%s", col_text(q, 3));
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		s = kr_store_fail(st, err, rc, "reading the enrolment tokens");
+		goto fail;
+	}
+	if (matches == 0) {
+		s = kr_fail(err, KR_ERR_NOT_FOUND,
+		            "no enrolment token %s at this hub (see 'kiroku-hub enroll-token list --all')", want);
+		goto fail;
+	}
+	if (matches > 1) {
+		s = kr_fail(err, KR_ERR_INVALID, "%s names more than one enrolment token: give more of its digits",
+		            want);
+		goto fail;
+	}
+	if ((s = token_get(st, hash, &t, err)))
+		goto fail;
+	if (t.used_ms) {
+		utc_text(t.used_ms, when);
+		s = kr_fail(
+		    err, KR_ERR_CONFLICT,
+		    "the enrolment token %.*s was already used (by node \"%s\" at %s): there is nothing to cancel; "
+		    "to shut that node out, revoke it: kiroku-hub node revoke %s",
+		    KR_TOKEN_ID_LEN, hex, t.used_by, when, t.used_by);
+		goto fail;
+	}
+	if (t.cancelled_ms) {
+		utc_text(t.cancelled_ms, when);
+		s = kr_fail(err, KR_ERR_CONFLICT, "the enrolment token %.*s was already cancelled (at %s%s%s)",
+		            KR_TOKEN_ID_LEN, hex, when, cancelled_by[0] ? " by " : "", cancelled_by);
+		goto fail;
+	}
+	if (t.expires_ms <= now) {
+		utc_text(t.expires_ms, when);
+		s = kr_fail(err, KR_ERR_CONFLICT,
+		            "the enrolment token %.*s already expired at %s: it can no longer enrol a node, there is "
+		            "nothing to cancel",
+		            KR_TOKEN_ID_LEN, hex, when);
+		goto fail;
+	}
+	if ((s = prep(st,
+	              "UPDATE enroll_tokens SET cancelled_ms = ?2, cancelled_by = ?3, cancel_reason = ?4 "
+	              "WHERE hash = ?1 AND used_ms IS NULL AND cancelled_ms IS NULL",
+	              &q, err)))
+		goto fail;
+	sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, now);
+	sqlite3_bind_text(q, 3, who, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, reason ? reason : "", -1, SQLITE_STATIC);
+	if ((s = run_write(st, q, "cancelling the enrolment token", err)))
+		goto fail;
+	if (sqlite3_changes(st->db) != 1) {
+		s = kr_fail(err, KR_ERR_INTERNAL, "cancelling the enrolment token %.*s changed %d rows",
+		            KR_TOKEN_ID_LEN, hex, sqlite3_changes(st->db));
+		goto fail;
+	}
+	utc_text(t.expires_ms, when);
+	snprintf(detail, sizeof detail, "token=%.*s facility=%s name=%s expires=%s reason=%s", KR_TOKEN_ID_LEN, hex,
+	         t.facility, name, when, reason ? reason : "");
+	if ((s = kr_audit_append(st, who, "token.cancel", detail, err)) || (s = kr_txn_commit(st, err)))
+		goto fail;
+	snprintf(id_out, KR_TOKEN_ID_LEN + 1, "%.*s", KR_TOKEN_ID_LEN, hex);
+	snprintf(facility_out, KR_ID_MAX + 1, "%s", t.facility);
+	return KR_OK;
+fail:
+	kr_txn_rollback(st);
+	return s;
 }
 
 /* A used token presented again by the same node with the same key: the answer was lost, send it again. */
@@ -316,6 +514,16 @@ kr_status kr_trust_enroll(struct kr_store *st, const char *ca_dir, const struct 
 		            "the enrolment token %.*s was already used (by node \"%s\" at %s); a token enrols one node "
 		            "only: ask the operator for a new one",
 		            KR_TOKEN_ID_LEN, hex, t.used_by, when);
+		goto fail;
+	}
+	if (t.cancelled_ms) {
+		/* The operator's reason stays at the hub: whoever holds a leaked token need not learn it. */
+		utc_text(t.cancelled_ms, when);
+		s = kr_fail(
+		    err, KR_ERR_FORBIDDEN,
+		    "the enrolment token %.*s was cancelled by the hub's operator at %s; it can no longer enrol "
+		    "a node: ask the operator for a new one",
+		    KR_TOKEN_ID_LEN, hex, when);
 		goto fail;
 	}
 	if (t.expires_ms <= now) {

@@ -397,6 +397,110 @@ static void test_enrolment_rules(void **state)
 	kr_store_close(st);
 }
 
+/* The id operators see for a token: the first hex digits of its secret's SHA-256. */
+static void token_id(const uint8_t secret[KR_ENROLL_SECRET_LEN], char id[KR_TOKEN_ID_LEN + 1])
+{
+	uint8_t hash[KR_SHA256_LEN];
+	char hex[2 * KR_SHA256_LEN + 1];
+	struct kr_error err = {0};
+
+	assert_int_equal(kr_sha256(secret, KR_ENROLL_SECRET_LEN, hash, &err), KR_OK);
+	kr_hex(hash, sizeof hash, hex);
+	snprintf(id, KR_TOKEN_ID_LEN + 1, "%.*s", KR_TOKEN_ID_LEN, hex);
+}
+
+struct token_seen {
+	int n;
+	char states[8][16];
+};
+
+static kr_status note_token(void *ctx, const struct kr_token_info *t, struct kr_error *err)
+{
+	struct token_seen *seen = ctx;
+	(void)err;
+	assert_int_equal(strlen(t->id), KR_TOKEN_ID_LEN);
+	if (seen->n < 8)
+		snprintf(seen->states[seen->n], sizeof seen->states[0], "%s", kr_trust_token_state_name(t->state));
+	seen->n++;
+	return KR_OK;
+}
+
+static void test_token_cancel(void **state)
+{
+	struct kr_store *st = new_hub("cancel.db");
+	uint8_t used[KR_ENROLL_SECRET_LEN], spare[KR_ENROLL_SECRET_LEN], leaked[KR_ENROLL_SECRET_LEN];
+	char used_id[KR_TOKEN_ID_LEN + 1], spare_id[KR_TOKEN_ID_LEN + 1], leaked_id[KR_TOKEN_ID_LEN + 1];
+	char id[KR_TOKEN_ID_LEN + 1], facility[KR_ID_MAX + 1], upper[KR_TOKEN_ID_LEN + 1];
+	struct token_seen seen = {0};
+	struct kr_error err = {0};
+	struct kr_buf pem;
+	(void)state;
+
+	kr_buf_init(&pem, 0);
+	issue_token(st, "f1", 3600 * 1000, used);
+	issue_token(st, "f2", 3600 * 1000, leaked);
+	issue_token(st, "f3", 3600 * 1000, spare);
+	token_id(used, used_id);
+	token_id(leaked, leaked_id);
+	token_id(spare, spare_id);
+	assert_int_equal(enroll(st, used, "pc-1", "kc1", &pem, &err), KR_OK);
+	/* Open tokens only; then every one with its state. */
+	assert_int_equal(kr_trust_token_list(st, false, (int64_t)kr_now_ms(), note_token, &seen, &err), KR_OK);
+	assert_int_equal(seen.n, 2);
+	/* Cancelled by its id, in capitals too. */
+	for (int i = 0; i < KR_TOKEN_ID_LEN; i++)
+		upper[i] = (char)(leaked_id[i] >= 'a' ? leaked_id[i] - 'a' + 'A' : leaked_id[i]);
+	upper[KR_TOKEN_ID_LEN] = 0;
+	assert_int_equal(kr_trust_token_cancel(st, upper, "leaked", "operator:test", id, facility, &err), KR_OK);
+	assert_string_equal(id, leaked_id);
+	assert_string_equal(facility, "f2");
+	assert_int_equal(count(st, "SELECT count(*) FROM enroll_tokens WHERE cancelled_ms > 0 AND "
+	                           "cancelled_by = 'operator:test' AND cancel_reason = 'leaked'"),
+	                 1);
+	/* Enrolment with it is refused and writes nothing. */
+	assert_int_equal(enroll(st, leaked, "pc-2", "kc2", &pem, &err), KR_ERR_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	assert_null(strstr(err.msg, "leaked")); /* the operator's reason stays at the hub */
+	assert_int_equal(count(st, "SELECT count(*) FROM nodes WHERE node = 'pc-2'"), 0);
+	assert_int_equal(count(st, "SELECT count(*) FROM certs WHERE node = 'pc-2'"), 0);
+	assert_int_equal(count(st, "SELECT count(*) FROM enroll_tokens WHERE used_ms IS NOT NULL"), 1);
+	/* Refusals: again, unknown, used, not an id. */
+	assert_int_equal(kr_trust_token_cancel(st, leaked_id, "", "operator:test", id, facility, &err),
+	                 KR_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "already cancelled"));
+	assert_int_equal(kr_trust_token_cancel(st, "0000000000000000", "", "operator:test", id, facility, &err),
+	                 KR_ERR_NOT_FOUND);
+	assert_int_equal(kr_trust_token_cancel(st, used_id, "", "operator:test", id, facility, &err), KR_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "already used (by node \"pc-1\""));
+	assert_int_equal(kr_trust_token_cancel(st, "12ab", "", "operator:test", id, facility, &err), KR_ERR_INVALID);
+	assert_int_equal(kr_trust_token_cancel(st, "zzzzzzzzzzzzzzzz", "", "operator:test", id, facility, &err),
+	                 KR_ERR_INVALID);
+	/* A cancelled token keeps no enrolment open: with the spare one cancelled too, none is. */
+	assert_true(kr_trust_enrolment_open(st, (int64_t)kr_now_ms()));
+	assert_int_equal(kr_trust_token_cancel(st, spare_id, NULL, "operator:test", id, facility, &err), KR_OK);
+	assert_false(kr_trust_enrolment_open(st, (int64_t)kr_now_ms()));
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(kr_trust_token_list(st, false, (int64_t)kr_now_ms(), note_token, &seen, &err), KR_OK);
+	assert_int_equal(seen.n, 0);
+	/* An expired token cannot be cancelled; --all shows every state. */
+	issue_token(st, "f1", 1000, spare);
+	setenv("KIROKU_FAKE_CLOCK_OFFSET_MS", "5000", 1);
+	token_id(spare, spare_id);
+	assert_int_equal(kr_trust_token_cancel(st, spare_id, "", "operator:test", id, facility, &err), KR_ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "expired"));
+	assert_int_equal(kr_trust_token_list(st, true, (int64_t)kr_now_ms(), note_token, &seen, &err), KR_OK);
+	unsetenv("KIROKU_FAKE_CLOCK_OFFSET_MS");
+	assert_int_equal(seen.n, 4);
+	assert_string_equal(seen.states[0], "used");
+	assert_string_equal(seen.states[1], "cancelled");
+	assert_string_equal(seen.states[2], "cancelled");
+	assert_string_equal(seen.states[3], "expired");
+	assert_int_equal(count(st, "SELECT count(*) FROM audit_log WHERE action = 'token.cancel'"), 2);
+	assert_true(verify(st).intact);
+	kr_buf_release(&pem);
+	kr_store_close(st);
+}
+
 static void test_bad_csr_changes_nothing(void **state)
 {
 	struct kr_store *st = new_hub("csr.db");
@@ -485,6 +589,7 @@ int main(void)
 	    cmocka_unit_test(test_request_codec),
 	    cmocka_unit_test(test_audit_chain),
 	    cmocka_unit_test(test_enrolment_rules),
+	    cmocka_unit_test(test_token_cancel),
 	    cmocka_unit_test(test_bad_csr_changes_nothing),
 	    cmocka_unit_test(test_keyfile_modes),
 	};

@@ -27,7 +27,7 @@ enum kr_role {
 	KR_ROLE_HUB = 2,
 };
 
-#define KR_SCHEMA_VERSION 3     /* number of the newest migration under schema/migrations */
+#define KR_SCHEMA_VERSION 4     /* number of the newest migration under schema/migrations */
 #define KR_APPLICATION_ID 0x4B52524B
 
 /* Creates a new store at path for this node (role, node id, facility: the agent's, NULL at the hub)

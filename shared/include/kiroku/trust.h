@@ -1,11 +1,13 @@
 /* trust.h: the hub's record of who may connect: enrolment tokens, issued certificates, revocation, contact.
  *
- * Tables: enroll_tokens, certs, facilities and the trust columns of nodes (schema/migrations/0002_trust.sql).
+ * Tables: enroll_tokens, certs, facilities and the trust columns of nodes (schema/migrations/0002_trust.sql,
+ * 0004_token_cancel.sql).
  * Every function that writes does so in one transaction (joining the caller's if one is open) together with
  * its audit entry (audit.h): on error nothing is written, and what was done is in the audit log.
  * The rules:
  *  - a token is random (KR_ENROLL_SECRET_LEN bytes), kept only as its SHA-256, used once, refused after its
- *    expiry; it names the facility, and the certificate's OU comes from it, never from the request;
+ *    expiry or once the operator cancelled it; it names the facility, and the certificate's OU comes from it,
+ *    never from the request;
  *  - a node id that this hub already knows (enrolled, seen in a certificate or a change-set, or the hub's
  *    own) cannot be enrolled again: a new PC gets a new id;
  *  - a revoked node is refused whatever certificate it presents; revoking marks its certificates too.
@@ -40,9 +42,51 @@ kr_status kr_trust_token_create(struct kr_store *st, const struct kr_token_issue
                                 uint8_t secret_out[KR_ENROLL_SECRET_LEN], char id_out[KR_TOKEN_ID_LEN + 1],
                                 struct kr_error *err);
 
-/* Whether some token is unused and unexpired at now_ms: only then does the hub let clients without a
- * certificate finish a TLS handshake. On a store error: false. */
+/* Whether some token is unused, not cancelled and unexpired at now_ms: only then does the hub let clients
+ * without a certificate finish a TLS handshake. On a store error: false. */
 bool kr_trust_enrolment_open(struct kr_store *st, int64_t now_ms);
+
+/* What has become of a token, at a given instant. A token is used, cancelled or expired, in that order of
+ * precedence (a used or cancelled token may also have expired since). */
+enum kr_token_state {
+	KR_TOKEN_OPEN = 0,  /* it can still enrol one node */
+	KR_TOKEN_USED,      /* a node enrolled with it */
+	KR_TOKEN_CANCELLED, /* the operator cancelled it before it was used */
+	KR_TOKEN_EXPIRED,   /* it was neither used nor cancelled before its expiry */
+};
+
+/* "open", "used", "cancelled", "expired". Never NULL. */
+const char *kr_trust_token_state_name(enum kr_token_state state);
+
+struct kr_token_info {
+	char id[KR_TOKEN_ID_LEN + 1];             /* the first hex digits of the secret's SHA-256: never the secret */
+	const char *facility, *facility_name;     /* facility_name: "" when none was given */
+	const char *hub_url;                      /* written into the token */
+	const char *created_by;                   /* "operator:alice"; "" when not recorded */
+	int64_t created_ms, expires_ms;           /* Unix ms */
+	enum kr_token_state state;                /* at the now_ms given to kr_trust_token_list */
+	int64_t used_ms;                          /* 0 unless used */
+	const char *used_by, *cert_serial;        /* the node that enrolled with it and its certificate; "" */
+	int64_t cancelled_ms;                     /* 0 unless cancelled */
+	const char *cancelled_by, *cancel_reason; /* "" unless cancelled */
+};
+
+/* Calls fn for each enrolment token, oldest first: with all, every token; else only the open ones at now_ms.
+ * The strings are valid during the call only. Reads only; stops at fn's first error and returns it. */
+kr_status kr_trust_token_list(struct kr_store *st, bool all, int64_t now_ms,
+                              kr_status (*fn)(void *ctx, const struct kr_token_info *t, struct kr_error *err),
+                              void *ctx, struct kr_error *err);
+
+/* Cancels the open token whose id (the KR_TOKEN_ID_LEN hex digits kr_trust_token_list and the audit log show,
+ * or more of the hash, up to all 64; either case) is id: from then on enrolment with it is refused
+ * (KR_ERR_FORBIDDEN, saying it was cancelled) and it no longer keeps enrolment open. Records who (actor), when
+ * and why (reason, may be "" or NULL) and audits "token.cancel", in one transaction. id_out gets the token's id,
+ * facility_out its facility. Errors: KR_ERR_INVALID (not such an id, or one that names several tokens),
+ * KR_ERR_NOT_FOUND (no such token), KR_ERR_CONFLICT (the token was used, already cancelled, or has expired:
+ * the message says which and when). On error nothing is written. */
+kr_status kr_trust_token_cancel(struct kr_store *st, const char *id, const char *reason, const char *actor,
+                                char id_out[KR_TOKEN_ID_LEN + 1], char facility_out[KR_ID_MAX + 1],
+                                struct kr_error *err);
 
 struct kr_enroll_outcome {
 	char node[KR_ID_MAX + 1];
@@ -55,8 +99,8 @@ struct kr_enroll_outcome {
 /* POST /v1/enroll: checks the token and the node id, issues a certificate for the request's key with the CA in
  * ca_dir (CN = the node, OU = the token's facility, valid cert_days), marks the token used, records the node
  * and the certificate, audits "node.enrol" (actor "node:<id>", with peer_addr) and appends the certificate
- * (PEM) to crt_pem. Errors: KR_ERR_FORBIDDEN (token unknown, used or expired), KR_ERR_CONFLICT (node id
- * taken), KR_ERR_MALFORMED / KR_ERR_INVALID (the certificate request: not one, or its signature does not
+ * (PEM) to crt_pem. Errors: KR_ERR_FORBIDDEN (token unknown, used, cancelled or expired), KR_ERR_CONFLICT
+ * (node id taken), KR_ERR_MALFORMED / KR_ERR_INVALID (the certificate request: not one, or its signature does not
  * match its key), KR_ERR_CONFIG (the CA). A request repeated with the same token, node id and key gets the
  * same certificate again (out->repeated). On error nothing is written and crt_pem is unchanged. */
 kr_status kr_trust_enroll(struct kr_store *st, const char *ca_dir, const struct kr_enroll_request *req,
