@@ -17,6 +17,7 @@
 
 #include "hub.h"
 #include "notify.h"
+#include "kiroku/checkpoint.h"
 #include "kiroku/httpd.h"
 #include "kiroku/sync.h"
 #include "kiroku/tls.h"
@@ -45,6 +46,7 @@ struct serve {
 	unsigned sleep_after_commit_ms; /* test hook */
 	unsigned sleep_before_commit_ms; /* test hook */
 	struct hub_trust trust; /* trust_serve.c: who may connect, enrolment, revocation */
+	struct kr_checkpointer *ckpt; /* WAL checkpoints off the commits of the stores opened from here on */
 };
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -290,6 +292,8 @@ int hub_cmd_serve(struct hub *h)
 		return hub_fail(&err);
 	}
 	pthread_key_create(&sv.store_key, close_thread_store);
+	if (kr_checkpointer_start(sv.store_path, &(struct kr_checkpoint_opts){.log = log_line}, &sv.ckpt, &err))
+		log_line("%s; checkpoints run in the merges' commits instead", err.msg);
 
 	hc.host = host;
 	hc.port = port;
@@ -297,6 +301,10 @@ int hub_cmd_serve(struct hub *h)
 	hc.crt = kr_config_get(&h->cfg, "cert_file");
 	hc.key = kr_config_get(&h->cfg, "key_file");
 	hc.workers = (unsigned)kr_config_get_int(&h->cfg, "threads");
+	/* Many agents at once (every school at the start of the day): queue them for at most a second, then turn
+	 * the rest away before their TLS handshake, so that the CPU goes to the syncs in progress; they retry. */
+	hc.queue_len = 256;
+	hc.queue_wait_ms = 1000;
 	hc.write_timeout_ms = (int)kr_config_get_int(&h->cfg, "timeout") * 1000;
 	hc.handler = handle;
 	hc.handler_ctx = &sv;
@@ -304,6 +312,7 @@ int hub_cmd_serve(struct hub *h)
 	hc.peer_check_ctx = &sv.trust;
 	if (kr_httpd_start(&hc, &srv, &err)) {
 		kr_error_prefix(&err, "cannot serve on %s", kr_config_get(&h->cfg, "listen"));
+		kr_checkpointer_stop(sv.ckpt);
 		hub_trust_release(&sv.trust);
 		return hub_fail(&err);
 	}
@@ -332,6 +341,7 @@ int hub_cmd_serve(struct hub *h)
 	log_line("stopping: finishing requests in flight");
 	hub_notify_stopping();
 	kr_httpd_free(srv);
+	kr_checkpointer_stop(sv.ckpt); /* after the workers: its last checkpoint has their last commits */
 	hub_trust_release(&sv.trust);
 	pthread_key_delete(sv.store_key);
 	pthread_mutex_destroy(&sv.write_lock);

@@ -2,6 +2,7 @@
 #include "kiroku/httpd.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -22,8 +23,9 @@
 
 #define MAX_HEADERS       64
 #define READ_BUF_SIZE     16384 /* one TLS record */
-#define REJECT_QUEUE_LEN  16
+#define REJECT_QUEUE_LEN  16    /* plain listeners: connections waiting for their 503 */
 #define REJECT_TIMEOUT_MS 2000
+#define LISTEN_BACKLOG    4096  /* the kernel caps it at net.core.somaxconn; see acceptor_main */
 #define EXTRA_HEADERS_MAX 4096
 #define WAIT_SLICE_MS     100 /* how often an idle connection looks at the stop flag */
 #define LINGER_MS         1000
@@ -34,6 +36,7 @@
 
 struct fd_queue {
 	int *fds;
+	int64_t *since; /* mono_ms() when each was queued */
 	unsigned cap, head, count;
 };
 
@@ -52,7 +55,7 @@ struct kr_httpd {
 	atomic_bool stopping;
 	bool stopped;
 
-	pthread_t acceptor, rejecter, *workers;
+	pthread_t acceptor, rejecter, *workers; /* rejecter: plain listeners only */
 	unsigned n_workers;
 	bool acceptor_started, rejecter_started;
 
@@ -90,16 +93,24 @@ static int64_t mono_ms(void)
 
 static bool queue_push(struct fd_queue *q, int fd)
 {
+	unsigned i = (q->head + q->count) % q->cap;
+
 	if (q->count == q->cap)
 		return false;
-	q->fds[(q->head + q->count) % q->cap] = fd;
+	q->fds[i] = fd;
+	q->since[i] = mono_ms();
 	q->count++;
 	return true;
 }
 
-static int queue_pop(struct fd_queue *q)
+/* Takes the oldest entry; *since (may be NULL) gets when it was queued. The queue must not be empty. */
+static int queue_pop(struct fd_queue *q, int64_t *since)
 {
 	int fd = q->fds[q->head];
+
+	assert(q->count > 0);
+	if (since)
+		*since = q->since[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
 	return fd;
@@ -785,7 +796,7 @@ out:
 	free(s);
 }
 
-/* Answers 503 to a connection for which there is no room, then closes it. */
+/* Answers 503 to a connection on a plain listener for which there is no room, then closes it. */
 static void reject_fd(struct kr_httpd *srv, int fd)
 {
 #define BUSY_TEXT "the server is busy; try again in a second\n"
@@ -796,8 +807,8 @@ static void reject_fd(struct kr_httpd *srv, int fd)
 	char sink[READ_BUF_SIZE];
 
 	_Static_assert(sizeof BUSY_TEXT - 1 == 42, "the Content-Length above must match BUSY_TEXT");
-	if ((srv->tls ? kr_tls_conn_accept(srv->tls, fd, REJECT_TIMEOUT_MS, &conn, &err)
-	              : kr_tls_conn_plain(fd, &conn, &err)) != KR_OK)
+	assert(!srv->tls); /* a TLS client is turned away before its handshake: see turn_away */
+	if (kr_tls_conn_plain(fd, &conn, &err) != KR_OK)
 		return;
 	kr_tls_conn_set_write_timeout(conn, REJECT_TIMEOUT_MS);
 	/* Read (part of) the request first, so the client is listening for the answer when it comes. */
@@ -807,20 +818,59 @@ static void reject_fd(struct kr_httpd *srv, int fd)
 	kr_tls_conn_close(conn);
 }
 
+/* Turns away a connection for which there is no room in the queue, or that waited there longer than
+ * queue_wait_ms, without spending a TLS handshake on it: refusing with a 503 would cost the same handshake as
+ * serving, and under a crowd of clients those handshakes took the CPU the accepted ones needed. A TLS client sees
+ * its connection closed during the handshake, which kr_client reports as "busy or restarting" and retries later.
+ * On a plain listener an answer costs nothing: the rejecter thread answers 503 while it has room. Called with
+ * srv->lock held. */
+static void turn_away(struct kr_httpd *srv, int fd)
+{
+	atomic_fetch_add(&srv->rejected_busy, 1);
+	if (!srv->tls && queue_push(&srv->reject, fd))
+		pthread_cond_signal(&srv->reject_cond);
+	else
+		close(fd);
+}
+
+/* Turns away the queued connections that have waited queue_wait_ms (the oldest are at the head). Returns the ms
+ * until the next one is due, or -1 when the queue is empty or has no time limit. Called with srv->lock held. */
+static int expire_queued(struct kr_httpd *srv)
+{
+	int64_t now = mono_ms();
+
+	while (srv->cfg.queue_wait_ms && srv->work.count) {
+		int64_t due = srv->work.since[srv->work.head] + srv->cfg.queue_wait_ms;
+		if (due > now)
+			return (int)(due - now);
+		turn_away(srv, queue_pop(&srv->work, NULL));
+	}
+	return -1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct kr_httpd *srv = arg;
 
 	for (;;) {
-		int fd;
+		int fd = -1;
+		int64_t since;
 		pthread_mutex_lock(&srv->lock);
-		while (srv->work.count == 0 && !atomic_load(&srv->stopping))
-			pthread_cond_wait(&srv->work_cond, &srv->lock);
-		if (atomic_load(&srv->stopping)) {
-			pthread_mutex_unlock(&srv->lock);
-			return NULL;
+		while (fd < 0) {
+			while (srv->work.count == 0 && !atomic_load(&srv->stopping))
+				pthread_cond_wait(&srv->work_cond, &srv->lock);
+			if (atomic_load(&srv->stopping)) {
+				pthread_mutex_unlock(&srv->lock);
+				return NULL;
+			}
+			/* The acceptor turns away connections as they pass queue_wait_ms; this catches the few ms
+			 * until it wakes up, so that no connection is started after waiting longer. */
+			fd = queue_pop(&srv->work, &since);
+			if (srv->cfg.queue_wait_ms && mono_ms() - since >= srv->cfg.queue_wait_ms) {
+				turn_away(srv, fd);
+				fd = -1;
+			}
 		}
-		fd = queue_pop(&srv->work);
 		pthread_mutex_unlock(&srv->lock);
 		serve_fd(srv, fd);
 	}
@@ -839,21 +889,29 @@ static void *rejecter_main(void *arg)
 			pthread_mutex_unlock(&srv->lock);
 			return NULL;
 		}
-		fd = queue_pop(&srv->reject);
+		fd = queue_pop(&srv->reject, NULL);
 		pthread_mutex_unlock(&srv->lock);
 		reject_fd(srv, fd);
 	}
 }
 
+/* Accepts every connection at once and queues it for the workers; turns it away (turn_away) when the queue is
+ * full, and turns queued connections away as they pass queue_wait_ms. Accepting at once keeps the kernel's
+ * listen backlog from overflowing, which would drop the client's SYN and cost it a 1 s retransmission; the wait
+ * bound keeps a crowd from queueing longer than it takes a worker to be free (a sync then finishes in about
+ * queue_wait_ms plus its own time, and the clients turned away come back later instead of waiting). */
 static void *acceptor_main(void *arg)
 {
 	struct kr_httpd *srv = arg;
 
 	for (;;) {
 		struct pollfd p[2] = {{.fd = srv->listen_fd, .events = POLLIN}, {.fd = srv->wake[0], .events = POLLIN}};
-		int fd;
+		int fd, timeout;
 
-		if (poll(p, 2, -1) < 0) {
+		pthread_mutex_lock(&srv->lock);
+		timeout = expire_queued(srv);
+		pthread_mutex_unlock(&srv->lock);
+		if (poll(p, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_line("poll on the listening socket failed: %s", strerror(errno));
@@ -875,15 +933,11 @@ static void *acceptor_main(void *arg)
 		}
 		atomic_fetch_add(&srv->accepted, 1);
 		pthread_mutex_lock(&srv->lock);
-		if (queue_push(&srv->work, fd)) {
+		expire_queued(srv); /* room first for the newcomer, rather than for one that waited too long */
+		if (queue_push(&srv->work, fd))
 			pthread_cond_signal(&srv->work_cond);
-		} else {
-			atomic_fetch_add(&srv->rejected_busy, 1);
-			if (queue_push(&srv->reject, fd))
-				pthread_cond_signal(&srv->reject_cond);
-			else
-				close(fd);
-		}
+		else
+			turn_away(srv, fd);
 		pthread_mutex_unlock(&srv->lock);
 	}
 }
@@ -926,7 +980,7 @@ static kr_status listen_on(struct kr_httpd *srv, struct kr_error *err)
 		return kr_fail(err, KR_ERR_NETWORK, "creating a socket failed: %s", strerror(errno));
 	}
 	setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(srv->listen_fd, res->ai_addr, res->ai_addrlen) != 0 || listen(srv->listen_fd, 128) != 0) {
+	if (bind(srv->listen_fd, res->ai_addr, res->ai_addrlen) != 0 || listen(srv->listen_fd, LISTEN_BACKLOG) != 0) {
 		int e = errno;
 		freeaddrinfo(res);
 		return kr_fail(err, KR_ERR_NETWORK, "listening on %s port %u failed: %s%s", srv->host, srv->cfg.port,
@@ -946,6 +1000,8 @@ static void apply_defaults(struct kr_httpd_config *c)
 		c->workers = 8;
 	if (!c->queue_len)
 		c->queue_len = 64;
+	if (c->queue_wait_ms < 0)
+		c->queue_wait_ms = 0;
 	if (c->handshake_timeout_ms <= 0)
 		c->handshake_timeout_ms = 10000;
 	if (c->request_timeout_ms <= 0)
@@ -1000,9 +1056,11 @@ kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **ou
 	srv->work.cap = srv->cfg.queue_len;
 	srv->reject.cap = REJECT_QUEUE_LEN;
 	srv->work.fds = calloc(srv->work.cap, sizeof(int));
+	srv->work.since = calloc(srv->work.cap, sizeof(int64_t));
 	srv->reject.fds = calloc(srv->reject.cap, sizeof(int));
+	srv->reject.since = calloc(srv->reject.cap, sizeof(int64_t));
 	srv->workers = calloc(srv->cfg.workers, sizeof(pthread_t));
-	if (!srv->work.fds || !srv->reject.fds || !srv->workers) {
+	if (!srv->work.fds || !srv->work.since || !srv->reject.fds || !srv->reject.since || !srv->workers) {
 		st = kr_fail(err, KR_ERR_NOMEM, "out of memory starting the HTTP server");
 		goto fail;
 	}
@@ -1023,10 +1081,12 @@ kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **ou
 		if (rc)
 			goto thread_fail;
 	}
-	rc = pthread_create(&srv->rejecter, NULL, rejecter_main, srv);
-	if (rc)
-		goto thread_fail;
-	srv->rejecter_started = true;
+	if (!srv->tls) {
+		rc = pthread_create(&srv->rejecter, NULL, rejecter_main, srv);
+		if (rc)
+			goto thread_fail;
+		srv->rejecter_started = true;
+	}
 	rc = pthread_create(&srv->acceptor, NULL, acceptor_main, srv);
 	if (rc)
 		goto thread_fail;
@@ -1080,9 +1140,9 @@ void kr_httpd_stop(struct kr_httpd *srv)
 	if (srv->rejecter_started)
 		pthread_join(srv->rejecter, NULL);
 	while (srv->work.count)
-		close(queue_pop(&srv->work));
+		close(queue_pop(&srv->work, NULL));
 	while (srv->reject.count)
-		close(queue_pop(&srv->reject));
+		close(queue_pop(&srv->reject, NULL));
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	srv->listen_fd = -1;
@@ -1105,7 +1165,9 @@ void kr_httpd_free(struct kr_httpd *srv)
 	pthread_cond_destroy(&srv->reject_cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->work.fds);
+	free(srv->work.since);
 	free(srv->reject.fds);
+	free(srv->reject.since);
 	free(srv->workers);
 	free(srv);
 }

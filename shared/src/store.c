@@ -292,6 +292,7 @@ static void store_free(struct kr_store *st)
 {
 	if (!st)
 		return;
+	kr_checkpointer_detach(st);
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	if (st->db)
@@ -409,6 +410,7 @@ static kr_status store_open(const char *path, bool is_new, struct kr_store **out
 			return s;
 		}
 	}
+	kr_checkpointer_adopt(st);
 	*out = st;
 	return KR_OK;
 }

@@ -1,4 +1,4 @@
-/* store_int.h: the store's insides, shared by store.c, state.c, record.c, merge.c and exchange.c only. */
+/* store_int.h: the store's insides, shared by store.c, state.c, record.c, merge.c, exchange.c and checkpoint.c only. */
 #ifndef KR_STORE_INT_H
 #define KR_STORE_INT_H
 
@@ -30,11 +30,17 @@ struct kr_store {
 	int txn_depth;      /* >0 while a caller's kr_store_begin is open */
 	uint64_t hlc;       /* the clock, as last saved or advanced in the open transaction */
 	uint64_t last_seq;  /* this node's last change number */
+	struct kr_checkpointer *ckpt; /* checkpoint.c: takes this connection's checkpoints, or NULL (SQLite's own) */
 };
 
 /* Translates a SQLite failure: "what: SQLite <code> (<message>)". Disk full and I/O errors map to
  * KR_ERR_IO with a hint to free space. */
 kr_status kr_store_fail(struct kr_store *st, struct kr_error *err, int rc, const char *what);
+
+/* checkpoint.c. adopt: when a checkpointer runs in this process for st's file, hands it st's checkpoints
+ * (store_open). detach: gives them back to SQLite and drops st's hold on the checkpointer (kr_store_close). */
+void kr_checkpointer_adopt(struct kr_store *st);
+void kr_checkpointer_detach(struct kr_store *st);
 
 /* A transaction that joins the caller's if one is open. */
 kr_status kr_txn_begin(struct kr_store *st, struct kr_error *err);

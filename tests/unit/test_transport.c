@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -858,16 +859,49 @@ static void test_old_tls_refused(void **state)
 	assert_non_null(strstr(out, "node=node-a facility=f1"));
 }
 
-static void test_busy_gets_503(void **state)
+/* A plain TCP connection to the loopback port. */
+static int tcp_connect(unsigned short port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Whether the server closes fd (end of stream or reset) within timeout_ms, without sending anything. */
+static bool closed_within(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+
+	return poll(&p, 1, timeout_ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* A TLS server turns away a connection it has no room for, or that waited queue_wait_ms for a worker, without
+ * spending a handshake on it (a 503 would cost one, as much CPU as serving); the agent's client reports a busy
+ * hub, not a refused certificate. A plain listener answers 503 instead. */
+static void test_busy_turned_away(void **state)
 {
 	struct kr_httpd_config cfg = {0};
+	struct kr_client_config ccfg = {.ca_file = F.ca1_crt,
+	                                .cert_file = F.a_crt,
+	                                .key_file = F.a_key,
+	                                .connect_timeout_ms = 5000,
+	                                .timeout_ms = 10000};
 	struct kr_httpd *srv;
 	struct kr_httpd_stats stats;
-	struct kr_tls_conn *c1, *c3;
+	struct kr_tls_conn *c1, *c3 = NULL;
+	struct kr_client *client;
+	struct kr_buf resp;
 	struct kr_error err = {0};
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char buf[2048];
+	char buf[2048], url[64];
 	unsigned short port;
+	int64_t t0, waited;
+	long status = 0;
 	int c2;
 	(void)state;
 
@@ -876,35 +910,91 @@ static void test_busy_gets_503(void **state)
 	cfg.key = F.srv_key;
 	cfg.workers = 1;
 	cfg.queue_len = 1;
-	cfg.handshake_timeout_ms = 1000;
-	cfg.request_timeout_ms = 3000;
+	cfg.queue_wait_ms = 1000;
+	cfg.handshake_timeout_ms = 3000;
+	cfg.request_timeout_ms = 10000; /* c1 holds the worker throughout */
 	cfg.handler = echo_handler;
 	cfg.handler_ctx = &F;
 	assert_int_equal(kr_httpd_start(&cfg, &srv, &err), KR_OK);
 	port = kr_httpd_port(srv);
 
-	/* c1 holds the only worker, c2 (plain TCP) fills the queue, c3 finds no room. */
+	/* c1 holds the only worker, c2 (plain TCP) fills the queue, c3 finds no room: closed at once. */
 	assert_int_equal(kr_tls_client_connect(F.raw, "127.0.0.1", port, 3000, &c1, &err), KR_OK);
-	c2 = socket(AF_INET, SOCK_STREAM, 0);
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(c2, (struct sockaddr *)&sa, sizeof sa), 0);
-	usleep(200000);
-	assert_int_equal(kr_tls_client_connect(F.raw, "127.0.0.1", port, 3000, &c3, &err), KR_OK);
-	raw_send(c3, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-	read_to_close(c3, buf, sizeof buf, 3000);
-	assert_true(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
-	assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
-	kr_tls_conn_close(c3);
+	c2 = tcp_connect(port);
+	t0 = now_ms();
+	usleep(100000);
+	assert_int_not_equal(kr_tls_client_connect(F.raw, "127.0.0.1", port, 3000, &c3, &err), KR_OK);
+	assert_null(c3);
 	kr_httpd_stats(srv, &stats);
-	assert_int_equal(stats.rejected_busy, 1);
+	assert_int_equal(stats.rejected_busy, 1); /* c3: c2 is still queued */
+	assert_int_equal(stats.established, 1);
+	assert_int_equal(stats.handshakes_failed, 0); /* no handshake was spent on c3 */
+
+	/* c2 is closed unanswered once it has waited queue_wait_ms. */
+	assert_true(closed_within(c2, 5000));
+	waited = now_ms() - t0;
+	if (waited < 900 || waited > 4000)
+		fail_msg("c2 was closed after %lld ms in the queue, not about 1000", (long long)waited);
+	close(c2);
+	kr_httpd_stats(srv, &stats);
+	assert_int_equal(stats.rejected_busy, 2);
+	assert_int_equal(stats.handshakes_failed, 0);
+
+	/* The agent's client, queued behind c1 and turned away, reports a busy hub, retried later. */
+	snprintf(url, sizeof url, "https://127.0.0.1:%u", port);
+	ccfg.base_url = url;
+	assert_int_equal(kr_client_new(&ccfg, &client, &err), KR_OK);
+	kr_buf_init(&resp, 65536);
+	assert_int_equal(kr_client_get(client, "/v1/health", 65536, &status, &resp, &err), KR_ERR_NETWORK);
+	if (!strstr(err.msg, "busy or restarting"))
+		fail_msg("the client did not see a busy hub: %s", err.msg);
+	kr_buf_release(&resp);
+	kr_client_free(client);
+	kr_httpd_stats(srv, &stats);
+	assert_int_equal(stats.rejected_busy, 3);
+	assert_int_equal(stats.handshakes_failed, 0);
+	assert_int_equal(stats.accepted, 4);
 
 	/* c1 is still served. */
 	raw_send(c1, "GET /still HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	read_to_close(c1, buf, sizeof buf, 3000);
 	assert_non_null(strstr(buf, "path=/still"));
 	kr_tls_conn_close(c1);
-	close(c2);
+	kr_httpd_free(srv);
+
+	/* A plain listener answers 503 with Retry-After: an answer there costs no handshake. */
+	memset(&cfg, 0, sizeof cfg);
+	cfg.host = "127.0.0.1";
+	cfg.plain = true;
+	cfg.workers = 1;
+	cfg.queue_len = 1;
+	cfg.request_timeout_ms = 10000;
+	cfg.handler = echo_handler;
+	cfg.handler_ctx = &F;
+	assert_int_equal(kr_httpd_start(&cfg, &srv, &err), KR_OK);
+	port = kr_httpd_port(srv);
+	{
+		static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+		int p1 = tcp_connect(port), p2, p3;
+		size_t len = 0;
+		ssize_t n;
+
+		usleep(100000); /* p1 is the worker's */
+		p2 = tcp_connect(port);
+		usleep(100000); /* p2 is queued */
+		p3 = tcp_connect(port);
+		assert_int_equal(write(p3, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+		while (len + 1 < sizeof buf && (n = read(p3, buf + len, sizeof buf - 1 - len)) > 0)
+			len += (size_t)n;
+		buf[len] = 0;
+		assert_true(strncmp(buf, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+		assert_non_null(strstr(buf, "Retry-After: 1\r\n"));
+		kr_httpd_stats(srv, &stats);
+		assert_int_equal(stats.rejected_busy, 1);
+		close(p3);
+		close(p2);
+		close(p1);
+	}
 	kr_httpd_free(srv);
 }
 
@@ -1010,7 +1100,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_slow_client_cut_off),
 	    cmocka_unit_test(test_old_tls_refused),
-	    cmocka_unit_test(test_busy_gets_503),
+	    cmocka_unit_test(test_busy_turned_away),
 	    cmocka_unit_test(test_plain_listener),
 	    cmocka_unit_test(test_client_errors),
 	    cmocka_unit_test(test_stop_is_prompt),

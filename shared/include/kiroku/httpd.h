@@ -1,9 +1,13 @@
 /* httpd.h: the HTTP/1.1 server of the hub (mutual TLS) and of a loopback web form (plain), over kr_tls.
  *
- * One acceptor thread queues accepted sockets (at most queue_len) for a fixed pool of worker threads; each
- * worker runs the TLS handshake, then serves the connection's requests one after the other (keep-alive) by
- * calling the handler. When the queue is full, one extra thread answers "503 Service Unavailable" with
- * "Retry-After: 1" (after a handshake, so the client can read it) and closes; if it is busy too, the socket is
+ * One acceptor thread accepts connections as they come (the kernel's listen backlog stays short) and queues them
+ * (at most queue_len) for a fixed pool of worker threads; each worker runs the TLS handshake, then serves the
+ * connection's requests one after the other (keep-alive) by calling the handler. A connection for which there is
+ * no room in the queue, or that no worker has started within queue_wait_ms, is turned away without a TLS
+ * handshake (a handshake to say "busy" costs the CPU as much as one to serve, and a crowd of them starved the
+ * syncs): it is closed, and the client sees its connection closed during the handshake (kr_client reports
+ * "busy or restarting" and the agent retries later). On a plain listener, where an answer is cheap, one extra
+ * thread answers "503 Service Unavailable" with "Retry-After: 1" instead; if it is busy too, the socket is
  * closed at once. Every input from the network is bounded: URL (max_url), URL plus header names and values
  * (max_header_bytes, at most 64 headers), body (max_body; Content-Length required for POST and PUT, chunked
  * bodies refused), and time: the handshake, each request from its first byte (request_timeout_ms, extended
@@ -85,6 +89,7 @@ struct kr_httpd_config {
 	bool plain;                     /* no TLS, no client certificates: only allowed on a loopback address */
 	unsigned workers;               /* connection threads [8] */
 	unsigned queue_len;             /* accepted connections waiting for a thread [64] */
+	int queue_wait_ms;              /* turn away a queued connection no thread has started by then [0: no limit] */
 	int handshake_timeout_ms;       /* [10000] */
 	int request_timeout_ms;         /* one request, headers and body, from its first byte [10000] */
 	size_t min_body_rate;           /* bytes/s a large body is allowed to take on top of that [65536] */
@@ -113,7 +118,7 @@ struct kr_httpd_stats {
 	unsigned long long requests;          /* handler calls */
 	unsigned long long refused_requests;  /* requests the server answered itself (4xx/5xx) */
 	unsigned long long timeouts;          /* handshake, request or write deadlines that passed */
-	unsigned long long rejected_busy;     /* connections answered 503 or closed because the queue was full */
+	unsigned long long rejected_busy;     /* connections turned away: queue full or queue_wait_ms passed */
 };
 
 struct kr_httpd;
@@ -150,9 +155,9 @@ void kr_httpd_free(struct kr_httpd *srv);
  * most piece bytes at a time (0: a whole buffer, as in service), so that the parser also meets URLs, headers and
  * bodies cut across reads. Everything the server writes (responses, "100 Continue") is appended to out, up to
  * out's cap; stats (may be NULL) gets this connection's counters. Returns when the server has closed the
- * connection. cfg is read as by kr_httpd_start (handler required; host, port, TLS files, workers and queue_len
- * unused). KR_ERR_TOO_BIG when out's cap cut the output short; KR_ERR_IO or KR_ERR_NOMEM when the socketpair or
- * the thread could not be made. */
+ * connection. cfg is read as by kr_httpd_start (handler required; host, port, TLS files, workers, queue_len and
+ * queue_wait_ms unused). KR_ERR_TOO_BIG when out's cap cut the output short; KR_ERR_IO or KR_ERR_NOMEM when the
+ * socketpair or the thread could not be made. */
 kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t *in, size_t len, size_t piece,
                                struct kr_buf *out, struct kr_httpd_stats *stats, struct kr_error *err);
 
