@@ -1,4 +1,4 @@
-/* changeset.c: the change-set codec (schema/changeset.cddl): libcbor encoders, and a bounded pull decoder. */
+/* changeset.c: the change-set codec (schema/changeset.cddl): an encoder and a bounded pull decoder over cbor_pull. */
 #include "kiroku/changeset.h"
 
 #include <assert.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cbor.h>
+#include "cbor_pull.h"
 
 const struct kr_limits kr_default_limits = {
     .max_bytes = 8 * 1024 * 1024,
@@ -184,220 +184,11 @@ static const char *quoted(char out[QUOTE_SIZE], const void *s, size_t n)
 }
 
 /* ------------------------------------------------------------------------------------------------- */
-/* The pull reader: one item head per call, on top of cbor_stream_decode, which calls exactly one
- * callback per item head (and wants a definite string whole in the buffer). Nothing here recurses:
- * the decoder below walks the fixed shape of the schema, and values are scalars. */
-
-enum item_type {
-	IT_NONE = 0,
-	IT_UINT,
-	IT_NEGINT, /* the value is -1 - arg */
-	IT_BSTR,
-	IT_TSTR,
-	IT_ARRAY,
-	IT_MAP,
-	IT_BOOL,
-	IT_NULL,
-	IT_INDEF_BSTR,
-	IT_INDEF_TSTR,
-	IT_INDEF_ARRAY,
-	IT_INDEF_MAP,
-	IT_TAG,
-	IT_FLOAT,
-	IT_UNDEFINED,
-	IT_BREAK,
-};
-
-struct item {
-	enum item_type type;
-	uint64_t arg;       /* UINT, NEGINT, BOOL (0/1), TAG; string length; array or map count */
-	const uint8_t *str; /* BSTR, TSTR: the bytes, inside the input */
-	size_t off;         /* where the item's head begins */
-};
-
-static const char *item_name(enum item_type t)
-{
-	switch (t) {
-	case IT_NONE:
-		break;
-	case IT_UINT:
-		return "an unsigned integer";
-	case IT_NEGINT:
-		return "a negative integer";
-	case IT_BSTR:
-		return "a byte string";
-	case IT_TSTR:
-		return "a text string";
-	case IT_ARRAY:
-		return "an array";
-	case IT_MAP:
-		return "a map";
-	case IT_BOOL:
-		return "a boolean";
-	case IT_NULL:
-		return "null";
-	case IT_INDEF_BSTR:
-		return "an indefinite-length byte string (only definite lengths are allowed)";
-	case IT_INDEF_TSTR:
-		return "an indefinite-length text string (only definite lengths are allowed)";
-	case IT_INDEF_ARRAY:
-		return "an indefinite-length array (only definite lengths are allowed)";
-	case IT_INDEF_MAP:
-		return "an indefinite-length map (only definite lengths are allowed)";
-	case IT_TAG:
-		return "a tag (tags are not allowed)";
-	case IT_FLOAT:
-		return "a floating-point number (floats are not allowed)";
-	case IT_UNDEFINED:
-		return "undefined";
-	case IT_BREAK:
-		return "a break code outside an indefinite-length item";
-	}
-	return "nothing";
-}
-
-static void set_item(void *ctx, enum item_type t, uint64_t arg)
-{
-	struct item *it = ctx;
-	it->type = t;
-	it->arg = arg;
-}
-
-static void on_uint8(void *ctx, uint8_t v)
-{
-	set_item(ctx, IT_UINT, v);
-}
-static void on_uint16(void *ctx, uint16_t v)
-{
-	set_item(ctx, IT_UINT, v);
-}
-static void on_uint32(void *ctx, uint32_t v)
-{
-	set_item(ctx, IT_UINT, v);
-}
-static void on_uint64(void *ctx, uint64_t v)
-{
-	set_item(ctx, IT_UINT, v);
-}
-static void on_negint8(void *ctx, uint8_t v)
-{
-	set_item(ctx, IT_NEGINT, v);
-}
-static void on_negint16(void *ctx, uint16_t v)
-{
-	set_item(ctx, IT_NEGINT, v);
-}
-static void on_negint32(void *ctx, uint32_t v)
-{
-	set_item(ctx, IT_NEGINT, v);
-}
-static void on_negint64(void *ctx, uint64_t v)
-{
-	set_item(ctx, IT_NEGINT, v);
-}
-static void on_array(void *ctx, size_t n)
-{
-	set_item(ctx, IT_ARRAY, n);
-}
-static void on_map(void *ctx, size_t n)
-{
-	set_item(ctx, IT_MAP, n);
-}
-static void on_bool(void *ctx, bool v)
-{
-	set_item(ctx, IT_BOOL, v);
-}
-static void on_null(void *ctx)
-{
-	set_item(ctx, IT_NULL, 0);
-}
-static void on_undefined(void *ctx)
-{
-	set_item(ctx, IT_UNDEFINED, 0);
-}
-static void on_indef_bstr(void *ctx)
-{
-	set_item(ctx, IT_INDEF_BSTR, 0);
-}
-static void on_indef_tstr(void *ctx)
-{
-	set_item(ctx, IT_INDEF_TSTR, 0);
-}
-static void on_indef_array(void *ctx)
-{
-	set_item(ctx, IT_INDEF_ARRAY, 0);
-}
-static void on_indef_map(void *ctx)
-{
-	set_item(ctx, IT_INDEF_MAP, 0);
-}
-static void on_tag(void *ctx, uint64_t v)
-{
-	set_item(ctx, IT_TAG, v);
-}
-static void on_float(void *ctx, float v)
-{
-	set_item(ctx, IT_FLOAT, 0);
-}
-static void on_double(void *ctx, double v)
-{
-	set_item(ctx, IT_FLOAT, 0);
-}
-static void on_break(void *ctx)
-{
-	set_item(ctx, IT_BREAK, 0);
-}
-
-static void on_bstr(void *ctx, cbor_data p, size_t n)
-{
-	struct item *it = ctx;
-	it->type = IT_BSTR;
-	it->str = p;
-	it->arg = n;
-}
-
-static void on_tstr(void *ctx, cbor_data p, size_t n)
-{
-	struct item *it = ctx;
-	it->type = IT_TSTR;
-	it->str = p;
-	it->arg = n;
-}
-
-/* libcbor 0.8's header comments on these members are swapped: byte_string and string get the definite
- * strings, byte_string_start and string_start the indefinite ones. Every member must be set: the
- * decoder calls them without checking for NULL. */
-static const struct cbor_callbacks item_callbacks = {
-    .uint8 = on_uint8,
-    .uint16 = on_uint16,
-    .uint32 = on_uint32,
-    .uint64 = on_uint64,
-    .negint8 = on_negint8,
-    .negint16 = on_negint16,
-    .negint32 = on_negint32,
-    .negint64 = on_negint64,
-    .byte_string = on_bstr,
-    .byte_string_start = on_indef_bstr,
-    .string = on_tstr,
-    .string_start = on_indef_tstr,
-    .array_start = on_array,
-    .indef_array_start = on_indef_array,
-    .map_start = on_map,
-    .indef_map_start = on_indef_map,
-    .tag = on_tag,
-    .float2 = on_float,
-    .float4 = on_float,
-    .float8 = on_double,
-    .undefined = on_undefined,
-    .null = on_null,
-    .boolean = on_bool,
-    .indef_break = on_break,
-};
+/* The decoder walks the fixed shape of the schema with cbor_pull, one item head at a time; nothing here
+ * recurses, and values are scalars. */
 
 struct reader {
-	const uint8_t *buf;
-	size_t len;
-	size_t off;
+	struct kr_cbor_pull in;
 	const struct kr_limits *lim;
 	struct kr_arena *arena;
 	char *pool; /* every decoded string, back to back, NUL-terminated */
@@ -479,94 +270,86 @@ static kr_status fail_truncated(const struct reader *rd, size_t off, const char 
 	return KR_ERR_MALFORMED;
 }
 
-/* Reads the next item head (a definite string with its bytes). On error the reader stays where it was. */
-static kr_status next_item(struct reader *rd, struct item *it)
+/* The message for a fault of kr_cbor_read; returns its code. Apart from next_item so that it stays small. */
+static kr_status __attribute__((noinline, cold))
+fail_read(const struct reader *rd, const struct kr_cbor_item *it, enum kr_cbor_fault fault)
 {
-	struct cbor_decoder_result res;
-	size_t left = rd->len - rd->off;
-	uint8_t head;
+	switch (fault) {
+	case KR_CB_TRUNCATED:
+		return fail_truncated(rd, it->offset, NULL);
+	case KR_CB_BAD_HEAD:
+		return fail_at(rd, it->offset, KR_ERR_MALFORMED,
+		               "not well-formed CBOR (initial byte 0x%02x is reserved or unassigned)",
+		               rd->in.buf[it->offset]);
+	case KR_CB_HUGE:
+		return fail_at(rd, it->offset, KR_ERR_TOO_BIG, "a length of %llu does not fit in memory",
+		               (unsigned long long)it->u);
+	case KR_CB_FINE:
+	case KR_CB_IMPOSSIBLE:
+		break;
+	}
+	return fail_at(rd, it->offset, KR_ERR_INTERNAL, "the CBOR decoder returned an impossible result");
+}
 
-	memset(it, 0, sizeof *it);
-	it->off = rd->off;
-	if (left == 0)
-		return fail_truncated(rd, rd->off, NULL);
-	head = rd->buf[rd->off];
-	res = cbor_stream_decode(rd->buf + rd->off, left, &item_callbacks, it);
-	if (res.status == CBOR_DECODER_NEDATA)
-		return fail_truncated(rd, rd->off, NULL);
-	if (res.status != CBOR_DECODER_FINISHED) {
-		/* libcbor 0.8 refuses the one-byte tags 6..20 (0xc6..0xd4) as errors instead of calling .tag:
-		 * they are well-formed CBOR, and refused here as tags like every other tag. */
-		if (head >= 0xc0 && head <= 0xdb) {
-			it->type = IT_TAG;
-			return KR_OK;
-		}
-		return fail_at(rd, rd->off, KR_ERR_MALFORMED,
-		               "not well-formed CBOR (initial byte 0x%02x is reserved or unassigned)", head);
-	}
-	if (it->type == IT_NONE || res.read == 0 || res.read > left)
-		return fail_at(rd, rd->off, KR_ERR_INTERNAL, "the CBOR decoder returned an impossible result");
-#if SIZE_MAX < UINT64_MAX
-	/* libcbor hands 64-bit lengths and counts to the callbacks as size_t, cut to 32 bits here. */
-	if ((head & 0x1f) == 27 && (head >> 5) >= 2 && (head >> 5) <= 5) {
-		uint64_t v = 0;
-		for (int i = 1; i <= 8; i++)
-			v = v << 8 | rd->buf[rd->off + i];
-		if (v > SIZE_MAX)
-			return fail_at(rd, rd->off, KR_ERR_TOO_BIG, "a length of %llu does not fit in memory",
-			               (unsigned long long)v);
-	}
-#endif
-	rd->off += res.read;
-	return KR_OK;
+/* Reads the next item head (a definite string with its bytes). On error the reader stays where it was. */
+static inline kr_status next_item(struct reader *rd, struct kr_cbor_item *it)
+{
+	enum kr_cbor_fault fault = kr_cbor_read(&rd->in, it);
+
+	return fault == KR_CB_FINE ? KR_OK : fail_read(rd, it, fault);
+}
+
+static const char *item_name(const struct kr_cbor_item *it)
+{
+	return kr_cbor_name(it->type, it->other);
 }
 
 /* Reads an item that must be of type want; what names it in the message (NULL: the path says it). */
-static kr_status expect(struct reader *rd, struct item *it, enum item_type want, const char *what)
+static kr_status expect(struct reader *rd, struct kr_cbor_item *it, enum kr_cbor_type want, const char *what)
 {
 	kr_status st = next_item(rd, it);
 
 	if (st)
 		return st;
 	if (it->type != want)
-		return fail_at(rd, it->off, KR_ERR_MALFORMED, "%s%sexpected %s, found %s", what ? what : "",
-		               what ? ": " : "", item_name(want), item_name(it->type));
+		return fail_at(rd, it->offset, KR_ERR_MALFORMED, "%s%sexpected %s, found %s", what ? what : "",
+		               what ? ": " : "", kr_cbor_name(want, KR_CB_NOT_OTHER), item_name(it));
 	return KR_OK;
 }
 
 static kr_status read_uint(struct reader *rd, const char *what, uint64_t *v)
 {
-	struct item it;
-	kr_status st = expect(rd, &it, IT_UINT, what);
+	struct kr_cbor_item it;
+	kr_status st = expect(rd, &it, KR_CB_UINT, what);
 
 	if (st)
 		return st;
-	*v = it.arg;
+	*v = it.u;
 	return KR_OK;
 }
 
 /* Reads a definite array or map head whose count is bounded by max (TOO_BIG) and by the bytes left,
  * at min_bytes an element (MALFORMED). Nothing is allocated before both checks. */
-static kr_status read_count(struct reader *rd, enum item_type want, const char *what, const char *noun, size_t max,
+static kr_status read_count(struct reader *rd, enum kr_cbor_type want, const char *what, const char *noun, size_t max,
                             size_t min_bytes, size_t *count)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	size_t left;
 	kr_status st = expect(rd, &it, want, what);
 
 	if (st)
 		return st;
-	left = rd->len - rd->off;
-	if (it.arg > max)
-		return fail_at(rd, it.off, KR_ERR_TOO_BIG, "%s: %llu %s exceed the limit of %zu", what,
-		               (unsigned long long)it.arg, noun, max);
-	if (it.arg > left / min_bytes) {
+	left = rd->in.len - rd->in.pos;
+	if (it.u > max)
+		return fail_at(rd, it.offset, KR_ERR_TOO_BIG, "%s: %llu %s exceed the limit of %zu", what,
+		               (unsigned long long)it.u, noun, max);
+	if (it.u > left / min_bytes) {
 		char detail[160];
 		snprintf(detail, sizeof detail, "%s claims %llu %s, more than the %zu bytes left can hold", what,
-		         (unsigned long long)it.arg, noun, left);
-		return fail_truncated(rd, it.off, detail);
+		         (unsigned long long)it.u, noun, left);
+		return fail_truncated(rd, it.offset, detail);
 	}
-	*count = (size_t)it.arg;
+	*count = (size_t)it.u;
 	return KR_OK;
 }
 
@@ -587,23 +370,23 @@ static kr_status alloc_array(struct reader *rd, size_t off, size_t count, size_t
 		return fail_at(rd, off, KR_ERR_TOO_BIG,
 		               "decoding needs more than the %zu bytes of memory allowed for "
 		               "a change-set of %zu bytes",
-		               a->max, rd->len);
+		               a->max, rd->in.len);
 	return fail_at(rd, off, KR_ERR_NOMEM, "out of memory");
 }
 
 /* A NUL-terminated copy of a string of the input, in the pool. */
-static kr_status pool_copy(struct reader *rd, const struct item *it, const char **out)
+static kr_status pool_copy(struct reader *rd, const struct kr_cbor_item *it, const char **out)
 {
-	size_t n = (size_t)it->arg;
+	size_t n = it->len;
 	char *p;
 
 	/* The pool holds len + 1 bytes and every string's head byte pays for its NUL, so this can't run out;
 	 * the check stays in case a change of the schema breaks that. */
 	assert(rd->pool_used <= rd->pool_size);
 	if (n >= rd->pool_size - rd->pool_used)
-		return fail_at(rd, it->off, KR_ERR_INTERNAL, "string pool overflow");
+		return fail_at(rd, it->offset, KR_ERR_INTERNAL, "string pool overflow");
 	p = rd->pool + rd->pool_used;
-	memcpy(p, it->str, n);
+	memcpy(p, it->p, n);
 	p[n] = 0;
 	rd->pool_used += n + 1;
 	*out = p;
@@ -613,39 +396,39 @@ static kr_status pool_copy(struct reader *rd, const struct item *it, const char 
 /* A node or facility id (kr_id_valid). */
 static kr_status read_id(struct reader *rd, const char *what, const char **out)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	char q[QUOTE_SIZE];
-	kr_status st = expect(rd, &it, IT_TSTR, what);
+	kr_status st = expect(rd, &it, KR_CB_TEXT, what);
 
 	if (st)
 		return st;
 	/* kr_id_valid reads a C string: a NUL inside would hide the rest, so refuse it first. */
-	if (it.arg == 0 || it.arg > KR_ID_MAX || memchr(it.str, 0, (size_t)it.arg))
+	if (it.len == 0 || it.len > KR_ID_MAX || memchr(it.p, 0, it.len))
 		goto invalid;
 	if ((st = pool_copy(rd, &it, out)) != KR_OK)
 		return st;
 	if (kr_id_valid(*out))
 		return KR_OK;
 invalid:
-	return fail_at(rd, it.off, KR_ERR_INVALID,
+	return fail_at(rd, it.offset, KR_ERR_INVALID,
 	               "%s %s is not a valid id (1 to %d characters of a-z, 0-9, '.', '_' and '-')", what,
-	               quoted(q, it.str, (size_t)it.arg), KR_ID_MAX);
+	               quoted(q, it.p, it.len), KR_ID_MAX);
 }
 
 /* A kind or field name. */
 static kr_status read_name(struct reader *rd, const char *what, bool underscore_first, const char **out)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	char q[QUOTE_SIZE];
-	kr_status st = expect(rd, &it, IT_TSTR, what);
+	kr_status st = expect(rd, &it, KR_CB_TEXT, what);
 
 	if (st)
 		return st;
-	if (!name_valid(it.str, (size_t)it.arg, underscore_first))
-		return fail_at(rd, it.off, KR_ERR_INVALID,
+	if (!name_valid(it.p, it.len, underscore_first))
+		return fail_at(rd, it.offset, KR_ERR_INVALID,
 		               "%s %s is not a valid %s name (1 to %d characters of a-z, "
 		               "0-9 and '_'%s)",
-		               what, quoted(q, it.str, (size_t)it.arg), what, KR_NAME_MAX,
+		               what, quoted(q, it.p, it.len), what, KR_NAME_MAX,
 		               underscore_first ? "" : ", not starting with '_'");
 	return pool_copy(rd, &it, out);
 }
@@ -653,7 +436,7 @@ static kr_status read_name(struct reader *rd, const char *what, bool underscore_
 /* version = [hlc, node]; with nullable, null stands for "no version". */
 static kr_status read_version(struct reader *rd, const char *what, bool nullable, struct kr_version *v)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	char name[48];
 	kr_status st = next_item(rd, &it);
 
@@ -661,20 +444,20 @@ static kr_status read_version(struct reader *rd, const char *what, bool nullable
 		return st;
 	v->hlc = 0;
 	v->node = NULL;
-	if (it.type == IT_NULL && nullable)
+	if (it.type == KR_CB_NULL && nullable)
 		return KR_OK;
-	if (it.type != IT_ARRAY)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "%s: expected a version [hlc, node]%s, found %s", what,
-		               nullable ? " or null" : "", item_name(it.type));
-	if (it.arg != 2)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "%s: a version is an array of 2 elements, found %llu",
-		               what, (unsigned long long)it.arg);
+	if (it.type != KR_CB_ARRAY)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "%s: expected a version [hlc, node]%s, found %s", what,
+		               nullable ? " or null" : "", item_name(&it));
+	if (it.u != 2)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "%s: a version is an array of 2 elements, found %llu",
+		               what, (unsigned long long)it.u);
 	snprintf(name, sizeof name, "%s hlc", what);
 	st = read_uint(rd, name, &v->hlc);
 	if (st)
 		return st;
 	if (v->hlc == 0)
-		return fail_at(rd, it.off, KR_ERR_INVALID, "%s: hlc 0 is not a version%s", what,
+		return fail_at(rd, it.offset, KR_ERR_INVALID, "%s: hlc 0 is not a version%s", what,
 		               nullable ? " (null stands for no version)" : "");
 	snprintf(name, sizeof name, "%s node", what);
 	return read_id(rd, name, &v->node);
@@ -683,7 +466,7 @@ static kr_status read_version(struct reader *rd, const char *what, bool nullable
 /* value = null / tstr / int / bool: scalars only. */
 static kr_status read_value(struct reader *rd, struct kr_value *v)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	const char *why;
 	size_t at;
 	kr_status st = next_item(rd, &it);
@@ -692,58 +475,58 @@ static kr_status read_value(struct reader *rd, struct kr_value *v)
 		return st;
 	memset(v, 0, sizeof *v);
 	switch (it.type) {
-	case IT_NULL:
+	case KR_CB_NULL:
 		v->type = KR_VAL_NULL;
 		return KR_OK;
-	case IT_BOOL:
+	case KR_CB_BOOL:
 		v->type = KR_VAL_BOOL;
-		v->i = it.arg ? 1 : 0;
+		v->i = it.u ? 1 : 0;
 		return KR_OK;
-	case IT_UINT:
-		if (it.arg > (uint64_t)INT64_MAX)
-			return fail_at(rd, it.off, KR_ERR_INVALID,
+	case KR_CB_UINT:
+		if (it.u > (uint64_t)INT64_MAX)
+			return fail_at(rd, it.offset, KR_ERR_INVALID,
 			               "value: %llu does not fit in a 64-bit signed integer",
-			               (unsigned long long)it.arg);
+			               (unsigned long long)it.u);
 		v->type = KR_VAL_INT;
-		v->i = (int64_t)it.arg;
+		v->i = (int64_t)it.u;
 		return KR_OK;
-	case IT_NEGINT:
-		if (it.arg > (uint64_t)INT64_MAX)
-			return fail_at(rd, it.off, KR_ERR_INVALID,
+	case KR_CB_NEGINT:
+		if (it.u > (uint64_t)INT64_MAX)
+			return fail_at(rd, it.offset, KR_ERR_INVALID,
 			               "value: a negative integer below %lld does not fit in a 64-bit signed integer",
 			               (long long)INT64_MIN);
 		v->type = KR_VAL_INT;
-		v->i = -1 - (int64_t)it.arg;
+		v->i = -1 - (int64_t)it.u;
 		return KR_OK;
-	case IT_TSTR:
-		if (it.arg > rd->lim->max_text)
-			return fail_at(rd, it.off, KR_ERR_TOO_BIG,
-			               "value: text of %llu bytes exceeds the limit of %zu bytes",
-			               (unsigned long long)it.arg, rd->lim->max_text);
-		why = text_problem(it.str, (size_t)it.arg, &at);
+	case KR_CB_TEXT:
+		if (it.len > rd->lim->max_text)
+			return fail_at(rd, it.offset, KR_ERR_TOO_BIG,
+			               "value: text of %zu bytes exceeds the limit of %zu bytes", it.len,
+			               rd->lim->max_text);
+		why = text_problem(it.p, it.len, &at);
 		if (why)
-			return fail_at(rd, (size_t)(it.str - rd->buf) + at, KR_ERR_INVALID, "value: text %s", why);
+			return fail_at(rd, (size_t)(it.p - rd->in.buf) + at, KR_ERR_INVALID, "value: text %s", why);
 		v->type = KR_VAL_TEXT;
-		v->len = (size_t)it.arg;
+		v->len = it.len;
 		return pool_copy(rd, &it, &v->s);
 	default:
-		return fail_at(rd, it.off, KR_ERR_MALFORMED,
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED,
 		               "value: expected null, a text string, an integer or a boolean, found %s",
-		               item_name(it.type));
+		               item_name(&it));
 	}
 }
 
 /* write = [field, value, base] */
 static kr_status read_write(struct reader *rd, struct kr_write *w)
 {
-	struct item it;
-	kr_status st = expect(rd, &it, IT_ARRAY, NULL);
+	struct kr_cbor_item it;
+	kr_status st = expect(rd, &it, KR_CB_ARRAY, NULL);
 
 	if (st)
 		return st;
-	if (it.arg != 3)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "a write is an array of 3 elements, found %llu",
-		               (unsigned long long)it.arg);
+	if (it.u != 3)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "a write is an array of 3 elements, found %llu",
+		               (unsigned long long)it.u);
 	st = read_name(rd, "field", true, &w->field);
 	if (!st)
 		st = read_value(rd, &w->value);
@@ -755,14 +538,14 @@ static kr_status read_write(struct reader *rd, struct kr_write *w)
 /* seen = [field, version] */
 static kr_status read_seen(struct reader *rd, struct kr_seen *s)
 {
-	struct item it;
-	kr_status st = expect(rd, &it, IT_ARRAY, NULL);
+	struct kr_cbor_item it;
+	kr_status st = expect(rd, &it, KR_CB_ARRAY, NULL);
 
 	if (st)
 		return st;
-	if (it.arg != 2)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "a seen entry is an array of 2 elements, found %llu",
-		               (unsigned long long)it.arg);
+	if (it.u != 2)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "a seen entry is an array of 2 elements, found %llu",
+		               (unsigned long long)it.u);
 	st = read_name(rd, "field", true, &s->field);
 	if (!st)
 		st = read_version(rd, "version", false, &s->version);
@@ -771,35 +554,35 @@ static kr_status read_seen(struct reader *rd, struct kr_seen *s)
 
 static kr_status read_change(struct reader *rd, struct kr_change *c)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	char q[QUOTE_SIZE];
-	size_t start = rd->off, nelem, off;
-	kr_status st = expect(rd, &it, IT_ARRAY, NULL);
+	size_t start = rd->in.pos, nelem, off;
+	kr_status st = expect(rd, &it, KR_CB_ARRAY, NULL);
 
 	if (st)
 		return st;
-	if (it.arg != 8 && it.arg != 9)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "a change is an array of 8 or 9 elements, found %llu",
-		               (unsigned long long)it.arg);
-	nelem = (size_t)it.arg;
+	if (it.u != 8 && it.u != 9)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "a change is an array of 8 or 9 elements, found %llu",
+		               (unsigned long long)it.u);
+	nelem = (size_t)it.u;
 	if ((st = read_id(rd, "origin", &c->origin)) != KR_OK)
 		return st;
-	off = rd->off;
+	off = rd->in.pos;
 	if ((st = read_uint(rd, "seq", &c->seq)) != KR_OK)
 		return st;
 	if (c->seq == 0)
 		return fail_at(rd, off, KR_ERR_INVALID, "seq 0: sequence numbers start at 1");
-	if ((st = expect(rd, &it, IT_BSTR, "record")) != KR_OK)
+	if ((st = expect(rd, &it, KR_CB_BYTES, "record")) != KR_OK)
 		return st;
-	if (it.arg != sizeof c->record.b)
-		return fail_at(rd, it.off, KR_ERR_INVALID, "record: a record id is %zu bytes, found %llu",
-		               sizeof c->record.b, (unsigned long long)it.arg);
-	memcpy(c->record.b, it.str, sizeof c->record.b);
+	if (it.len != sizeof c->record.b)
+		return fail_at(rd, it.offset, KR_ERR_INVALID, "record: a record id is %zu bytes, found %zu",
+		               sizeof c->record.b, it.len);
+	memcpy(c->record.b, it.p, sizeof c->record.b);
 	if ((st = read_name(rd, "kind", true, &c->kind)) != KR_OK)
 		return st;
 	if ((st = read_id(rd, "facility", &c->facility)) != KR_OK)
 		return st;
-	off = rd->off;
+	off = rd->in.pos;
 	if ((st = read_uint(rd, "hlc", &c->hlc)) != KR_OK)
 		return st;
 	if (c->hlc == 0)
@@ -807,14 +590,14 @@ static kr_status read_change(struct reader *rd, struct kr_change *c)
 	if ((st = read_version(rd, "del_base", true, &c->del_base)) != KR_OK)
 		return st;
 
-	off = rd->off;
-	st = read_count(rd, IT_ARRAY, "writes", "writes", rd->lim->max_writes, MIN_WRITE_BYTES, &c->nwrites);
+	off = rd->in.pos;
+	st = read_count(rd, KR_CB_ARRAY, "writes", "writes", rd->lim->max_writes, MIN_WRITE_BYTES, &c->nwrites);
 	if (!st)
 		st = alloc_array(rd, off, c->nwrites, sizeof *c->writes, (void **)&c->writes);
 	if (st)
 		return st;
 	for (size_t i = 0; i < c->nwrites; i++) {
-		off = rd->off;
+		off = rd->in.pos;
 		rd->write = i + 1;
 		if ((st = read_write(rd, &c->writes[i])) != KR_OK)
 			return st;
@@ -826,14 +609,14 @@ static kr_status read_change(struct reader *rd, struct kr_change *c)
 	rd->write = 0;
 
 	if (nelem == 9) {
-		off = rd->off;
-		st = read_count(rd, IT_ARRAY, "seen", "seen entries", rd->lim->max_writes, MIN_SEEN_BYTES, &c->nseen);
+		off = rd->in.pos;
+		st = read_count(rd, KR_CB_ARRAY, "seen", "seen entries", rd->lim->max_writes, MIN_SEEN_BYTES, &c->nseen);
 		if (!st)
 			st = alloc_array(rd, off, c->nseen, sizeof *c->seen, (void **)&c->seen);
 		if (st)
 			return st;
 		for (size_t i = 0; i < c->nseen; i++) {
-			off = rd->off;
+			off = rd->in.pos;
 			rd->seen = i + 1;
 			if ((st = read_seen(rd, &c->seen[i])) != KR_OK)
 				return st;
@@ -844,16 +627,16 @@ static kr_status read_change(struct reader *rd, struct kr_change *c)
 		}
 		rd->seen = 0;
 	}
-	c->raw = rd->buf + start;
-	c->raw_len = rd->off - start;
+	c->raw = rd->in.buf + start;
+	c->raw_len = rd->in.pos - start;
 	return KR_OK;
 }
 
 static kr_status read_changes(struct reader *rd, struct kr_changeset *cs)
 {
-	size_t off = rd->off;
+	size_t off = rd->in.pos;
 	kr_status st =
-	    read_count(rd, IT_ARRAY, "changes", "changes", rd->lim->max_changes, MIN_CHANGE_BYTES, &cs->nchanges);
+	    read_count(rd, KR_CB_ARRAY, "changes", "changes", rd->lim->max_changes, MIN_CHANGE_BYTES, &cs->nchanges);
 
 	if (!st)
 		st = alloc_array(rd, off, cs->nchanges, sizeof *cs->changes, (void **)&cs->changes);
@@ -869,8 +652,8 @@ static kr_status read_changes(struct reader *rd, struct kr_changeset *cs)
 static kr_status read_acks(struct reader *rd, struct kr_changeset *cs)
 {
 	char q[QUOTE_SIZE];
-	size_t off = rd->off;
-	kr_status st = read_count(rd, IT_MAP, "acks", "acks", rd->lim->max_acks, MIN_ACK_BYTES, &cs->nacks);
+	size_t off = rd->in.pos;
+	kr_status st = read_count(rd, KR_CB_MAP, "acks", "acks", rd->lim->max_acks, MIN_ACK_BYTES, &cs->nacks);
 
 	if (!st)
 		st = alloc_array(rd, off, cs->nacks, sizeof *cs->acks, (void **)&cs->acks);
@@ -878,7 +661,7 @@ static kr_status read_acks(struct reader *rd, struct kr_changeset *cs)
 		struct kr_ack *a = &cs->acks[i];
 
 		rd->ack = i + 1;
-		off = rd->off;
+		off = rd->in.pos;
 		st = read_id(rd, "node", &a->node);
 		if (!st)
 			st = read_uint(rd, "seq", &a->seq);
@@ -894,18 +677,18 @@ static kr_status read_acks(struct reader *rd, struct kr_changeset *cs)
 
 static kr_status read_bool(struct reader *rd, const char *what, bool *v)
 {
-	struct item it;
-	kr_status st = expect(rd, &it, IT_BOOL, what);
+	struct kr_cbor_item it;
+	kr_status st = expect(rd, &it, KR_CB_BOOL, what);
 
 	if (!st)
-		*v = it.arg != 0;
+		*v = it.u != 0;
 	return st;
 }
 
 /* The envelope: a definite map with unsigned keys, in any order, each at most once. */
 static kr_status read_changeset(struct reader *rd, struct kr_changeset *cs)
 {
-	struct item it;
+	struct kr_cbor_item it;
 	unsigned keys = 0;
 	uint64_t format;
 	size_t npairs, off;
@@ -913,26 +696,26 @@ static kr_status read_changeset(struct reader *rd, struct kr_changeset *cs)
 
 	if (st)
 		return st;
-	if (it.type != IT_MAP)
-		return fail_at(rd, it.off, KR_ERR_MALFORMED, "expected a change-set (a map), found %s",
-		               item_name(it.type));
+	if (it.type != KR_CB_MAP)
+		return fail_at(rd, it.offset, KR_ERR_MALFORMED, "expected a change-set (a map), found %s",
+		               item_name(&it));
 	/* No allocation depends on npairs: every round reads a key, and an unknown or repeated key ends it. */
-	npairs = (size_t)it.arg;
+	npairs = (size_t)it.u;
 	for (size_t i = 0; i < npairs; i++) {
 		unsigned key;
 
 		if ((st = next_item(rd, &it)) != KR_OK)
 			return st;
-		if (it.type != IT_UINT)
-			return fail_at(rd, it.off, KR_ERR_MALFORMED, "expected a key (an unsigned integer), found %s",
-			               item_name(it.type));
-		if (it.arg < KEY_FORMAT || it.arg > KEY_LAST)
-			return fail_at(rd, it.off, KR_ERR_MALFORMED, "unknown key %llu", (unsigned long long)it.arg);
-		key = (unsigned)it.arg;
+		if (it.type != KR_CB_UINT)
+			return fail_at(rd, it.offset, KR_ERR_MALFORMED, "expected a key (an unsigned integer), found %s",
+			               item_name(&it));
+		if (it.u < KEY_FORMAT || it.u > KEY_LAST)
+			return fail_at(rd, it.offset, KR_ERR_MALFORMED, "unknown key %llu", (unsigned long long)it.u);
+		key = (unsigned)it.u;
 		if (keys & (1u << key))
-			return fail_at(rd, it.off, KR_ERR_MALFORMED, "duplicate key %u (%s)", key, key_names[key]);
+			return fail_at(rd, it.offset, KR_ERR_MALFORMED, "duplicate key %u (%s)", key, key_names[key]);
 		keys |= 1u << key;
-		off = rd->off;
+		off = rd->in.pos;
 		switch (key) {
 		case KEY_FORMAT:
 			st = read_uint(rd, key_names[key], &format);
@@ -992,9 +775,9 @@ static kr_status read_changeset(struct reader *rd, struct kr_changeset *cs)
 	if (cs->has_range && cs->from > cs->to)
 		return fail_at(rd, 0, KR_ERR_INVALID, "the range is backwards: from %llu is after to %llu",
 		               (unsigned long long)cs->from, (unsigned long long)cs->to);
-	if (rd->off != rd->len)
-		return fail_at(rd, rd->off, KR_ERR_MALFORMED, "%zu trailing byte%s after the change-set",
-		               rd->len - rd->off, rd->len - rd->off == 1 ? "" : "s");
+	if (rd->in.pos != rd->in.len)
+		return fail_at(rd, rd->in.pos, KR_ERR_MALFORMED, "%zu trailing byte%s after the change-set",
+		               rd->in.len - rd->in.pos, rd->in.len - rd->in.pos == 1 ? "" : "s");
 	return KR_OK;
 }
 
@@ -1003,7 +786,7 @@ static kr_status read_changeset(struct reader *rd, struct kr_changeset *cs)
 kr_status kr_changeset_decode(const uint8_t *buf, size_t len, const struct kr_limits *lim, struct kr_changeset *cs,
                               struct kr_error *err)
 {
-	struct reader rd = {.buf = buf, .len = len, .err = err};
+	struct reader rd = {.in = {.buf = buf, .len = len}, .err = err};
 	size_t cap;
 	kr_status st;
 
@@ -1054,83 +837,60 @@ struct writer {
 	struct kr_error *err;
 };
 
-enum head {
-	H_UINT,
-	H_NEGINT,
-	H_BSTR,
-	H_TSTR,
-	H_ARRAY,
-	H_MAP,
-	H_NULL,
-	H_FALSE,
-	H_TRUE,
-};
-
-/* Reserves the largest head (9 bytes), then lets libcbor write the shortest form. */
-static void put_head(struct writer *w, enum head h, uint64_t v)
-{
-	unsigned char *p;
-	size_t room, n = 0;
-
-	if (w->st)
-		return;
-	w->st = kr_buf_reserve(w->out, 9);
-	if (w->st)
-		return;
-	assert(w->out->cap >= w->out->len + 9);
-	p = w->out->data + w->out->len;
-	room = w->out->cap - w->out->len;
-	switch (h) {
-	case H_UINT:
-		n = cbor_encode_uint(v, p, room);
-		break;
-	case H_NEGINT:
-		n = cbor_encode_negint(v, p, room);
-		break;
-	case H_BSTR:
-		n = cbor_encode_bytestring_start((size_t)v, p, room);
-		break;
-	case H_TSTR:
-		n = cbor_encode_string_start((size_t)v, p, room);
-		break;
-	case H_ARRAY:
-		n = cbor_encode_array_start((size_t)v, p, room);
-		break;
-	case H_MAP:
-		n = cbor_encode_map_start((size_t)v, p, room);
-		break;
-	case H_NULL:
-		n = cbor_encode_null(p, room);
-		break;
-	case H_FALSE:
-	case H_TRUE:
-		n = cbor_encode_bool(h == H_TRUE, p, room);
-		break;
-	}
-	if (n == 0)
-		w->st = KR_ERR_INTERNAL;
-	else
-		w->out->len += n;
-}
-
-static void put_bytes(struct writer *w, const void *p, size_t n)
+/* The cbor_pull writers, made sticky: after the first error nothing more is written. */
+static void put_uint(struct writer *w, uint64_t v)
 {
 	if (!w->st)
-		w->st = kr_buf_append(w->out, p, n);
-}
-
-static void put_tstr(struct writer *w, const char *s, size_t n)
-{
-	put_head(w, H_TSTR, n);
-	put_bytes(w, s, n);
+		w->st = kr_cbor_put_uint(w->out, v);
 }
 
 static void put_int(struct writer *w, int64_t i)
 {
-	if (i >= 0)
-		put_head(w, H_UINT, (uint64_t)i);
-	else
-		put_head(w, H_NEGINT, (uint64_t)(-1 - i));
+	if (!w->st)
+		w->st = kr_cbor_put_int(w->out, i);
+}
+
+static void put_array(struct writer *w, size_t n)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_array(w->out, n);
+}
+
+static void put_map(struct writer *w, size_t n)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_map(w->out, n);
+}
+
+static void put_null(struct writer *w)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_null(w->out);
+}
+
+static void put_bool(struct writer *w, bool v)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_bool(w->out, v);
+}
+
+static void put_tstr(struct writer *w, const char *s, size_t n)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_text(w->out, s, n);
+}
+
+static void put_bstr(struct writer *w, const void *p, size_t n)
+{
+	if (!w->st)
+		w->st = kr_cbor_put_bytes(w->out, p, n);
+}
+
+/* Bytes already encoded. */
+static void put_raw(struct writer *w, const void *p, size_t n)
+{
+	if (!w->st)
+		w->st = kr_buf_append(w->out, p, n);
 }
 
 /* Records the first error, with its message. */
@@ -1214,13 +974,13 @@ static void put_version(struct writer *w, const char *what, bool nullable, const
 
 	if (v->hlc == 0) {
 		if (nullable)
-			put_head(w, H_NULL, 0);
+			put_null(w);
 		else
 			refuse(w, KR_ERR_INVALID, "%s: hlc 0 is not a version", what);
 		return;
 	}
-	put_head(w, H_ARRAY, 2);
-	put_head(w, H_UINT, v->hlc);
+	put_array(w, 2);
+	put_uint(w, v->hlc);
 	snprintf(name, sizeof name, "%s node", what);
 	put_id(w, name, v->node);
 }
@@ -1232,10 +992,10 @@ static void put_value(struct writer *w, const struct kr_value *v)
 
 	switch (v->type) {
 	case KR_VAL_NULL:
-		put_head(w, H_NULL, 0);
+		put_null(w);
 		return;
 	case KR_VAL_BOOL:
-		put_head(w, v->i ? H_TRUE : H_FALSE, 0);
+		put_bool(w, v->i != 0);
 		return;
 	case KR_VAL_INT:
 		put_int(w, v->i);
@@ -1265,25 +1025,24 @@ static void put_change(struct writer *w, const struct kr_change *c)
 		       c->nwrites, c->nseen);
 		return;
 	}
-	put_head(w, H_ARRAY, c->nseen ? 9 : 8);
+	put_array(w, c->nseen ? 9 : 8);
 	put_id(w, "origin", c->origin);
 	if (c->seq == 0)
 		refuse(w, KR_ERR_INVALID, "seq 0: sequence numbers start at 1");
-	put_head(w, H_UINT, c->seq);
-	put_head(w, H_BSTR, sizeof c->record.b);
-	put_bytes(w, c->record.b, sizeof c->record.b);
+	put_uint(w, c->seq);
+	put_bstr(w, c->record.b, sizeof c->record.b);
 	put_name(w, "kind", true, c->kind);
 	put_id(w, "facility", c->facility);
 	if (c->hlc == 0)
 		refuse(w, KR_ERR_INVALID, "hlc 0: a change needs a timestamp");
-	put_head(w, H_UINT, c->hlc);
+	put_uint(w, c->hlc);
 	put_version(w, "del_base", true, &c->del_base);
 
-	put_head(w, H_ARRAY, c->nwrites);
+	put_array(w, c->nwrites);
 	for (size_t i = 0; i < c->nwrites && !w->st; i++) {
 		const struct kr_write *wr = &c->writes[i];
 
-		put_head(w, H_ARRAY, 3);
+		put_array(w, 3);
 		put_name(w, "field", true, wr->field);
 		for (size_t k = 0; k < i && !w->st; k++)
 			if (strcmp(c->writes[k].field, wr->field) == 0)
@@ -1296,11 +1055,11 @@ static void put_change(struct writer *w, const struct kr_change *c)
 	}
 	if (!c->nseen)
 		return;
-	put_head(w, H_ARRAY, c->nseen);
+	put_array(w, c->nseen);
 	for (size_t i = 0; i < c->nseen && !w->st; i++) {
 		const struct kr_seen *s = &c->seen[i];
 
-		put_head(w, H_ARRAY, 2);
+		put_array(w, 2);
 		put_name(w, "field", true, s->field);
 		for (size_t k = 0; k < i && !w->st; k++)
 			if (strcmp(c->seen[k].field, s->field) == 0)
@@ -1354,19 +1113,19 @@ static kr_status encode_set(const struct kr_changeset *cs, const uint8_t *change
 
 	npairs += (cs->facility != NULL) + (cs->nacks != 0) + 2 * cs->has_range + cs->more + cs->has_since +
 	          (cs->catalogue_version != 0) + cs->recover;
-	put_head(&w, H_MAP, npairs);
-	put_head(&w, H_UINT, KEY_FORMAT);
-	put_head(&w, H_UINT, KR_FORMAT_VERSION);
-	put_head(&w, H_UINT, KEY_SENDER);
+	put_map(&w, npairs);
+	put_uint(&w, KEY_FORMAT);
+	put_uint(&w, KR_FORMAT_VERSION);
+	put_uint(&w, KEY_SENDER);
 	put_id(&w, "sender", cs->sender);
 	if (cs->facility) {
-		put_head(&w, H_UINT, KEY_FACILITY);
+		put_uint(&w, KEY_FACILITY);
 		put_id(&w, "facility", cs->facility);
 	}
-	put_head(&w, H_UINT, KEY_CHANGES);
-	put_head(&w, H_ARRAY, nchanges);
+	put_uint(&w, KEY_CHANGES);
+	put_array(&w, nchanges);
 	if (changes_raw) {
-		put_bytes(&w, changes_raw, changes_len);
+		put_raw(&w, changes_raw, changes_len);
 	} else {
 		for (size_t i = 0; i < nchanges && !w.st; i++) {
 			put_change(&w, &cs->changes[i]);
@@ -1375,34 +1134,34 @@ static kr_status encode_set(const struct kr_changeset *cs, const uint8_t *change
 		}
 	}
 	if (cs->nacks) {
-		put_head(&w, H_UINT, KEY_ACKS);
-		put_head(&w, H_MAP, cs->nacks);
-		for (size_t i = 0; i < cs->nacks; i++) {
+		put_uint(&w, KEY_ACKS);
+		put_map(&w, cs->nacks);
+		for (size_t i = 0; i < cs->nacks && !w.st; i++) {
 			put_tstr(&w, cs->acks[i].node, strlen(cs->acks[i].node));
-			put_head(&w, H_UINT, cs->acks[i].seq);
+			put_uint(&w, cs->acks[i].seq);
 		}
 	}
 	if (cs->has_range) {
-		put_head(&w, H_UINT, KEY_FROM);
-		put_head(&w, H_UINT, cs->from);
-		put_head(&w, H_UINT, KEY_TO);
-		put_head(&w, H_UINT, cs->to);
+		put_uint(&w, KEY_FROM);
+		put_uint(&w, cs->from);
+		put_uint(&w, KEY_TO);
+		put_uint(&w, cs->to);
 	}
 	if (cs->more) {
-		put_head(&w, H_UINT, KEY_MORE);
-		put_head(&w, H_TRUE, 0);
+		put_uint(&w, KEY_MORE);
+		put_bool(&w, true);
 	}
 	if (cs->has_since) {
-		put_head(&w, H_UINT, KEY_SINCE);
-		put_head(&w, H_UINT, cs->since);
+		put_uint(&w, KEY_SINCE);
+		put_uint(&w, cs->since);
 	}
 	if (cs->catalogue_version) {
-		put_head(&w, H_UINT, KEY_CATALOGUE);
-		put_head(&w, H_UINT, cs->catalogue_version);
+		put_uint(&w, KEY_CATALOGUE);
+		put_uint(&w, cs->catalogue_version);
 	}
 	if (cs->recover) {
-		put_head(&w, H_UINT, KEY_RECOVER);
-		put_head(&w, H_TRUE, 0);
+		put_uint(&w, KEY_RECOVER);
+		put_bool(&w, true);
 	}
 	return writer_finish(&w, "a change-set");
 }

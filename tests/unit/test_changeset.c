@@ -1045,6 +1045,54 @@ static void test_floats_refused(void **state)
 	slot_fails(S_VALUE, "\xf7", 1, KR_ERR_MALFORMED, "found undefined");
 }
 
+/* The whole message, byte offset and path included, for each kind of item the schema has no place for. */
+static void test_other_items_named_exactly(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *msg;
+	} cases[] = {
+	    {"\xc6\x00", 2, "byte 0: expected a change-set (a map), found a tag (tags are not allowed)"},
+	    {"\xd4\xa0", 2, "byte 0: expected a change-set (a map), found a tag (tags are not allowed)"},
+	    {"\xa1\xc5\x00", 3, "byte 1: expected a key (an unsigned integer), found a tag (tags are not allowed)"},
+	    {"\xa1\xd5\x00", 3, "byte 1: expected a key (an unsigned integer), found a tag (tags are not allowed)"},
+	    {"\xa1\xff", 2,
+	     "byte 1: expected a key (an unsigned integer), found a break code outside an indefinite-length item"},
+	    {"\xa1\x01\xf9\x3c\x00", 5,
+	     "byte 2: format: expected an unsigned integer, found a floating-point number (floats are not allowed)"},
+	    {"\xa1\x01\xf7", 3, "byte 2: format: expected an unsigned integer, found undefined"},
+	    {"\xa1\x01\x5f\xff", 4,
+	     "byte 2: format: expected an unsigned integer, found an indefinite-length byte string (only definite "
+	     "lengths are allowed)"},
+	    {"\xa1\x08\x9f\xff", 4,
+	     "byte 2: more: expected a boolean, found an indefinite-length array (only definite lengths are allowed)"},
+	    {"\xa1\x02\x7f\xff", 4,
+	     "byte 2: sender: expected a text string, found an indefinite-length text string (only definite lengths "
+	     "are allowed)"},
+	    {"\xa1\x05\xbf\xff", 4,
+	     "byte 2: acks: expected a map, found an indefinite-length map (only definite lengths are allowed)"},
+	    {"\xa1\x01\xf8\x20", 4, "byte 2: not well-formed CBOR (initial byte 0xf8 is reserved or unassigned)"},
+	    {"\xa1\x01\x19\x01", 4, "byte 2: truncated input"},
+	    {"\xa1\x01", 2, "byte 2: truncated input"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct kr_changeset cs;
+		struct kr_error err;
+
+		memset(&err, 0, sizeof err);
+		assert_int_equal(kr_changeset_decode((const uint8_t *)cases[i].in, cases[i].len, NULL, &cs, &err),
+		                 KR_ERR_MALFORMED);
+		assert_int_equal(err.code, KR_ERR_MALFORMED);
+		if (strcmp(err.msg, cases[i].msg) != 0)
+			print_message("case %zu: got \"%s\", expected \"%s\"\n", i, err.msg, cases[i].msg);
+		assert_string_equal(err.msg, cases[i].msg);
+		assert_null(cs.arena.head);
+	}
+}
+
 static void test_nested_value_refused(void **state)
 {
 	(void)state;
@@ -1361,6 +1409,13 @@ static void test_encode_refuses_invalid(void **state)
 	cs.nacks = 1;
 	cs.acks = &ack;
 	expect_encode_fail(&cs, KR_ERR_INVALID, "ack 1: node \"Bad Node\" is not a valid id");
+	/* A missing node, or a count without its array, is refused, not dereferenced. */
+	ack.node = NULL;
+	expect_encode_fail(&cs, KR_ERR_INVALID, "ack 1: node is missing");
+	ack.node = "agent-2";
+	cs.acks = NULL;
+	expect_encode_fail(&cs, KR_ERR_INVALID, "has 1 acks but no array for them");
+	cs.acks = &ack;
 	cs.nacks = 0;
 	cs.has_range = true;
 	cs.from = 3;
@@ -1467,6 +1522,7 @@ int main(void)
 	    cmocka_unit_test(test_indefinite_lengths),
 	    cmocka_unit_test(test_tags_refused),
 	    cmocka_unit_test(test_floats_refused),
+    cmocka_unit_test(test_other_items_named_exactly),
 	    cmocka_unit_test(test_nested_value_refused),
 	    cmocka_unit_test(test_wrong_array_lengths),
 	    cmocka_unit_test(test_integer_range),
