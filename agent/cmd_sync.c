@@ -17,9 +17,10 @@
 #include "kiroku/sync.h"
 #include "web.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 static atomic_int sync_requested; /* the web form's "sync now" (another thread) */
 static void on_stop(int sig) { (void)sig; stop_requested = 1; }
+static void on_hup(int sig) { (void)sig; reload_requested = 1; }
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...)
@@ -196,7 +197,7 @@ static void sleep_until(double deadline_s, uint64_t *seen_seq, struct agent *a, 
 {
 	/* Sleep in short steps: stop quickly on SIGTERM and wake soon after a new local record. */
 	*woken = false;
-	while (!stop_requested) {
+	while (!stop_requested && !reload_requested) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 >= deadline_s)
@@ -219,6 +220,41 @@ static void sleep_until(double deadline_s, uint64_t *seen_seq, struct agent *a, 
 	}
 }
 
+/* SIGHUP, from the main loop: reads the configuration file again and takes sync_interval; the certificate and
+ * key are read on each sync anyway. Other options need a restart: one line names those that changed. */
+static void reload_config(struct agent *a, long long *interval)
+{
+	struct kr_config nc;
+	struct kr_error err = {0};
+	char restart[256] = "";
+	size_t n, used = 0;
+	const struct kr_config_option *o = kr_config_options(&n);
+
+	if (kr_config_reread(&a->cfg, &nc, &err)) {
+		log_line("SIGHUP: configuration not read again, sync_interval stays %llds: %s", *interval, err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *was, *now;
+		if (!(o[i].programs & KR_PROG_AGENT) || strcmp(o[i].name, "sync_interval") == 0)
+			continue;
+		was = kr_config_get(&a->cfg, o[i].name);
+		now = kr_config_get(&nc, o[i].name);
+		if (was && now && strcmp(was, now) != 0 && used < sizeof restart)
+			used += (size_t)snprintf(restart + used, sizeof restart - used, "%s%s", used ? ", " : "", o[i].name);
+	}
+	if (kr_config_get_int(&nc, "sync_interval") != *interval) {
+		log_line("SIGHUP: sync_interval %llds -> %llds", *interval, kr_config_get_int(&nc, "sync_interval"));
+		*interval = kr_config_get_int(&nc, "sync_interval");
+	} else {
+		log_line("SIGHUP: configuration read again; sync_interval stays %llds", *interval);
+	}
+	if (restart[0])
+		log_line("SIGHUP: changed in %s but taken only at start (restart the agent for them): %s",
+			 nc.path ? nc.path : "the configuration", restart);
+	kr_config_release(&nc);
+}
+
 int agent_cmd_run(struct agent *a)
 {
 	struct kr_client *c = NULL;
@@ -233,6 +269,9 @@ int agent_cmd_run(struct agent *a)
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	bool renewed;
 
@@ -291,8 +330,19 @@ int agent_cmd_run(struct agent *a)
 			log_line("sync failed (attempt %u, next in %.0fs): %s", failures, wait, err.msg);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		/* New local records cut the wait short: they go to the hub soon after they are made. */
-		sleep_until((double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait, &seen_seq, a, &woken);
+		double since = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+		/* New local records cut the wait short: they go to the hub soon after they are made. A SIGHUP
+		 * interrupts the wait to read the configuration; a new sync_interval applies to the wait under way
+		 * (after a successful sync; a back-off is kept). */
+		for (;;) {
+			sleep_until(since + wait, &seen_seq, a, &woken);
+			if (!reload_requested || stop_requested)
+				break;
+			reload_requested = 0;
+			reload_config(a, &interval);
+			if (s == KR_OK)
+				wait = (double)interval;
+		}
 		if (woken)
 			log_line("new local records: syncing now");
 	}

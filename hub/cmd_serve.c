@@ -2,6 +2,7 @@
  * cert issue. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,7 +48,14 @@ struct serve {
 	unsigned sleep_before_commit_ms; /* test hook */
 	struct hub_trust trust; /* trust_serve.c: who may connect, enrolment, revocation */
 	struct kr_checkpointer *ckpt; /* WAL checkpoints off the commits of the stores opened from here on */
+	_Atomic(struct kr_httpd *) srv; /* set once the server runs (the metrics read its counters) */
+	/* The TLS files in use, for SIGHUP: cert_file and key_file may name new paths, ca_file is read again. */
+	char crt_path[PATH_MAX], key_path[PATH_MAX];
+	char serial[KR_SERIAL_HEX_MAX + 1]; /* of the certificate new connections get */
+	long long timeout_s;                /* the timeout option in use */
 };
+
+#define TURNED_AWAY_EVERY_S 10 /* the summary of connections turned away: at most one line per 10 s */
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -211,6 +219,22 @@ static void serve_metrics(struct serve *sv, struct kr_http_response *resp)
 			sqlite3_finalize(q);
 		}
 	}
+	struct kr_httpd *srv = atomic_load(&sv->srv);
+	if (srv) {
+		struct kr_httpd_stats hs;
+		kr_httpd_stats(srv, &hs);
+		kr_buf_printf(b,
+			      "# HELP kiroku_connections_turned_away_total Connections closed before their TLS handshake "
+			      "because the hub was busy: the queue was full, or they waited in it over 1 s.\n"
+			      "# TYPE kiroku_connections_turned_away_total counter\n"
+			      "kiroku_connections_turned_away_total{reason=\"queue_full\"} %llu\n"
+			      "kiroku_connections_turned_away_total{reason=\"queue_wait\"} %llu\n"
+			      "# HELP kiroku_requests_refused_too_big_total Requests answered 413 (body over the cap) "
+			      "without reaching the hub's handlers.\n"
+			      "# TYPE kiroku_requests_refused_too_big_total counter\n"
+			      "kiroku_requests_refused_too_big_total %llu\n",
+			      hs.rejected_full, hs.rejected_waited, hs.refused_too_big);
+	}
 	kr_buf_printf(b,
 		      "# HELP kiroku_connected_nodes Nodes that synced in the last 15 minutes.\n"
 		      "# TYPE kiroku_connected_nodes gauge\nkiroku_connected_nodes %llu\n",
@@ -263,6 +287,96 @@ static int split_listen(const char *listen, char *host, size_t hostsz, unsigned 
 	return 0;
 }
 
+static void format_utc(int64_t t, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm))
+		strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(out, n, "?");
+}
+
+/* Options serve uses only at start: a new value in the file needs a restart. (hub_url and lang are read by the
+ * commands that use them, not by serve; cert_file, key_file and timeout are taken on SIGHUP.) */
+static const char *const restart_options[] = {"data_dir", "node", "listen", "ca_file", "ca_key_file", "threads"};
+
+/* SIGHUP, from the main loop: reads the configuration file again and takes what can change at run time (the
+ * timeout; the certificate and key paths), then loads the CA, certificate and key again for new connections.
+ * Whatever fails leaves what runs as it was, with one log line saying why. */
+static void reload(struct serve *sv, struct kr_httpd *srv)
+{
+	struct hub *h = sv->h;
+	struct kr_config nc;
+	struct kr_error err = {0};
+	struct kr_cert_info ci;
+	const char *crt = sv->crt_path, *key = sv->key_path;
+	char restart[256] = "", until[32];
+	bool have_cfg;
+
+	have_cfg = kr_config_reread(&h->cfg, &nc, &err) == KR_OK;
+	if (!have_cfg) {
+		log_line("reload: configuration not read again, the options stay as they were: %s", err.msg);
+	} else {
+		size_t used = 0;
+		for (size_t i = 0; i < sizeof restart_options / sizeof restart_options[0]; i++) {
+			const char *name = restart_options[i];
+			if (strcmp(kr_config_get(&h->cfg, name), kr_config_get(&nc, name)) != 0 && used < sizeof restart)
+				used += (size_t)snprintf(restart + used, sizeof restart - used, "%s%s", used ? ", " : "",
+							 name);
+		}
+		if (restart[0])
+			log_line("reload: changed in %s but taken only at start (restart the hub for them): %s",
+				 nc.path ? nc.path : "the configuration", restart);
+		if (kr_config_get_int(&nc, "timeout") != sv->timeout_s) {
+			log_line("reload: timeout %llds -> %llds for new connections", sv->timeout_s,
+				 kr_config_get_int(&nc, "timeout"));
+			sv->timeout_s = kr_config_get_int(&nc, "timeout");
+			kr_httpd_set_write_timeout(srv, (int)sv->timeout_s * 1000);
+		}
+		crt = kr_config_get(&nc, "cert_file");
+		key = kr_config_get(&nc, "key_file");
+	}
+	memset(&err, 0, sizeof err);
+	if (kr_httpd_reload_tls(srv, kr_config_get(&h->cfg, "ca_file"), crt, key, &ci, &err)) {
+		log_line("reload: certificate NOT reloaded, new connections still get serial %s: %s", sv->serial,
+			 err.msg);
+	} else {
+		if (crt != sv->crt_path)
+			snprintf(sv->crt_path, sizeof sv->crt_path, "%s", crt);
+		if (key != sv->key_path)
+			snprintf(sv->key_path, sizeof sv->key_path, "%s", key);
+		format_utc(ci.not_after, until, sizeof until);
+		log_line("reload: new connections get certificate CN=%s serial %s (SHA-256 %s), valid until %s, from %s; "
+			 "connections in progress keep the previous one (serial %s)",
+			 ci.cn, ci.serial, ci.fingerprint, until, sv->crt_path, sv->serial);
+		snprintf(sv->serial, sizeof sv->serial, "%s", ci.serial);
+	}
+	if (have_cfg)
+		kr_config_release(&nc);
+}
+
+/* At most every TURNED_AWAY_EVERY_S: one line for the connections turned away since the last one. */
+static void log_turned_away(struct kr_httpd *srv, struct kr_httpd_stats *last, double *last_s)
+{
+	struct kr_httpd_stats now;
+	double t = mono_s();
+	unsigned long long full, waited;
+
+	if (t - *last_s < TURNED_AWAY_EVERY_S)
+		return;
+	kr_httpd_stats(srv, &now);
+	full = now.rejected_full - last->rejected_full;
+	waited = now.rejected_waited - last->rejected_waited;
+	if (full + waited)
+		log_line("turned away %llu connection%s in the last %.0f s: queue full %llu, queued over 1 s %llu "
+			 "(they retry later; if this lasts, the hub needs more threads or CPU)",
+			 full + waited, full + waited == 1 ? "" : "s", t - *last_s, full, waited);
+	*last = now;
+	*last_s = t;
+}
+
 int hub_cmd_serve(struct hub *h)
 {
 	struct kr_httpd_config hc = {0};
@@ -273,6 +387,9 @@ int hub_cmd_serve(struct hub *h)
 	unsigned short port;
 	struct sigaction sa = {0};
 	const char *hook = getenv("KIROKU_TEST_SLEEP_AFTER_COMMIT_MS");
+	struct kr_httpd_stats turned = {0};
+	double turned_s;
+	struct kr_cert_info ci;
 
 	memset(&sv, 0, sizeof sv);
 	sv.h = h;
@@ -305,7 +422,10 @@ int hub_cmd_serve(struct hub *h)
 	 * the rest away before their TLS handshake, so that the CPU goes to the syncs in progress; they retry. */
 	hc.queue_len = 256;
 	hc.queue_wait_ms = 1000;
-	hc.write_timeout_ms = (int)kr_config_get_int(&h->cfg, "timeout") * 1000;
+	sv.timeout_s = kr_config_get_int(&h->cfg, "timeout");
+	hc.write_timeout_ms = (int)sv.timeout_s * 1000;
+	snprintf(sv.crt_path, sizeof sv.crt_path, "%s", hc.crt);
+	snprintf(sv.key_path, sizeof sv.key_path, "%s", hc.key);
 	hc.handler = handle;
 	hc.handler_ctx = &sv;
 	hc.peer_check = hub_trust_peer_check;
@@ -316,10 +436,15 @@ int hub_cmd_serve(struct hub *h)
 		hub_trust_release(&sv.trust);
 		return hub_fail(&err);
 	}
+	atomic_store(&sv.srv, srv);
+	if (kr_cert_info_file(sv.crt_path, &ci, &err) == KR_OK)
+		snprintf(sv.serial, sizeof sv.serial, "%s", ci.serial);
+	turned_s = mono_s();
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART; /* a reload must not cut short another thread's read or write */
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_line("kiroku-hub %s listening on https://%s:%u (node %s, %u threads, store %s)", KR_VERSION, host,
@@ -331,11 +456,13 @@ int hub_cmd_serve(struct hub *h)
 		struct timespec ts = {0, 100 * 1000000L};
 		nanosleep(&ts, NULL);
 		hub_trust_tick(&sv.trust, srv); /* revocations: close the revoked nodes' connections */
+		log_turned_away(srv, &turned, &turned_s);
 		if (reload_requested) {
 			reload_requested = 0;
-			/* Nothing is cached that a reload would refresh yet: the node list and the catalogue are
-			 * read from the store on every request. Say so, so the operator knows the signal arrived. */
-			log_line("SIGHUP: configuration is read at start; node list and catalogue are live");
+			/* The node list, revocations and the catalogue are read from the store on every request and
+			 * need no reload; the certificate and the options are read here, outside the signal handler. */
+			log_line("SIGHUP: reloading the certificate and the configuration");
+			reload(&sv, srv);
 		}
 	}
 	log_line("stopping: finishing requests in flight");

@@ -214,7 +214,9 @@ static const struct hub_cmd commands[] = {
       "Requires the CA and the hub's certificate (see 'kiroku-hub ca init'). Agents must present a certificate\n"
       "issued by the hub's CA; its CN names the node and its OU the facility, and a node may write only its\n"
       "own facility. One log line per request on stderr. SIGTERM or SIGINT finish the requests in flight and\n"
-      "stop; SIGHUP is acknowledged in the log. A listen port of 0 picks a free port, printed on stdout.",
+      "stop; SIGHUP reloads the hub's certificate, key and CA for new connections (a bad file is refused and\n"
+      "logged, the old ones kept) and the options that can change while serving. A listen port of 0 picks a\n"
+      "free port, printed on stdout.",
       "kiroku-hub serve --listen 0.0.0.0:8443"},
      hub_cmd_serve,
      true},

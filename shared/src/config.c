@@ -502,6 +502,26 @@ kr_status kr_config_finish(struct kr_config *cfg, struct kr_error *err)
 	return KR_OK;
 }
 
+kr_status kr_config_reread(const struct kr_config *cur, struct kr_config *out, struct kr_error *err)
+{
+	bool explicit_path = cur->path != NULL;
+	const char *path = cur->path ? cur->path : kr_config_path(cur->program, NULL, &explicit_path);
+	kr_status s;
+
+	if ((s = kr_config_init(out, cur->program, err)))
+		return s;
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if ((options[i].programs & cur->program) && cur->origin[i] == KR_CFG_FLAG && cur->text[i] &&
+		    (s = set_value(out, i, cur->text[i], KR_CFG_FLAG, err)))
+			goto fail;
+	if ((s = kr_config_load(out, path, explicit_path, err)) || (s = kr_config_finish(out, err)))
+		goto fail;
+	return KR_OK;
+fail:
+	kr_config_release(out);
+	return s;
+}
+
 const char *kr_config_get(const struct kr_config *cfg, const char *name)
 {
 	long i = option_index(cfg->program, name);

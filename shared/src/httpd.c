@@ -31,6 +31,7 @@
 #define LINGER_MS         1000
 #define LINGER_BYTES      ((size_t)4 << 20)
 #define BODY_RESERVE_MAX  ((size_t)1 << 20)
+#define TOO_BIG_LOG_MS    10000 /* at most one log line per 10 s for bodies refused as too large */
 
 /* ---- the server ---- */
 
@@ -60,6 +61,10 @@ struct kr_httpd {
 	bool acceptor_started, rejecter_started;
 
 	atomic_ullong accepted, established, handshakes_failed, requests, refused_requests, timeouts, rejected_busy;
+	atomic_ullong rejected_full, rejected_waited, refused_too_big;
+	atomic_int write_timeout_ms; /* cfg.write_timeout_ms, changeable at run time (kr_httpd_set_write_timeout) */
+	int64_t too_big_logged_ms;    /* under lock: when the last 413 line was logged (0: never) */
+	unsigned long long too_big_unlogged; /* under lock: 413s since then that were not logged */
 	size_t read_piece; /* kr_httpd_serve_bytes: read at most this many bytes at a time (0: a whole buffer) */
 
 	struct session *live; /* established TLS sessions with a client certificate, under lock (close_peer) */
@@ -302,6 +307,37 @@ static int refuse(struct session *s, int status, const char *fmt, ...)
 	return -1;
 }
 
+/* Logs a body refused as too large (the handler never sees it, so nobody else would): the first in any 10 s
+ * in full, the others counted into the next line. */
+static void log_too_big(struct session *s, unsigned long long length, size_t cap, const char *why)
+{
+	struct kr_httpd *srv = s->srv;
+	int64_t now = mono_ms();
+	unsigned long long more = 0;
+	bool log = false;
+
+	atomic_fetch_add(&srv->refused_too_big, 1);
+	pthread_mutex_lock(&srv->lock);
+	if (!srv->too_big_logged_ms || now - srv->too_big_logged_ms >= TOO_BIG_LOG_MS) {
+		log = true;
+		more = srv->too_big_unlogged;
+		srv->too_big_unlogged = 0;
+		srv->too_big_logged_ms = now;
+	} else {
+		srv->too_big_unlogged++;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (!log)
+		return;
+	if (more)
+		log_line("413: %s%s%s declared a body of %llu bytes, over the cap of %zu bytes%s (and %llu more "
+		         "refused for size since the last such line)", kr_tls_conn_addr(s->conn),
+		         s->peer.cn[0] ? " node " : "", s->peer.cn, length, cap, why, more);
+	else
+		log_line("413: %s%s%s declared a body of %llu bytes, over the cap of %zu bytes%s",
+		         kr_tls_conn_addr(s->conn), s->peer.cn[0] ? " node " : "", s->peer.cn, length, cap, why);
+}
+
 static int on_message_begin(http_parser *p)
 {
 	session_reset(p->data);
@@ -399,12 +435,16 @@ static int on_headers_complete(http_parser *p)
 		return refuse(s, 411, "chunked request bodies are not accepted: send Content-Length");
 	if ((p->method == HTTP_POST || p->method == HTTP_PUT) && !has_length)
 		return refuse(s, 411, "a %s request needs a Content-Length", http_method_str(p->method));
-	if (length > cfg->max_body)
+	if (length > cfg->max_body) {
+		log_too_big(s, (unsigned long long)length, cfg->max_body, "");
 		return refuse(s, 413, "the body of %llu bytes is larger than the %zu bytes accepted",
 		              (unsigned long long)length, cfg->max_body);
-	if (s->srv->tls && !s->peer_verified && length > cfg->max_body_unverified)
+	}
+	if (s->srv->tls && !s->peer_verified && length > cfg->max_body_unverified) {
+		log_too_big(s, (unsigned long long)length, cfg->max_body_unverified, " without a client certificate");
 		return refuse(s, 413, "the body of %llu bytes is larger than the %zu bytes accepted without a client "
 		              "certificate", (unsigned long long)length, cfg->max_body_unverified);
+	}
 	expect = session_header(s, "Expect");
 	if (expect && strcasecmp(expect, "100-continue") != 0)
 		return refuse(s, 417, "Expect: %s is not supported", expect);
@@ -781,7 +821,7 @@ static void serve_fd(struct kr_httpd *srv, int fd)
 		s->peer_verified = true;
 	}
 	atomic_fetch_add(&srv->established, 1);
-	kr_tls_conn_set_write_timeout(s->conn, srv->cfg.write_timeout_ms);
+	kr_tls_conn_set_write_timeout(s->conn, atomic_load(&srv->write_timeout_ms));
 	if (s->peer_verified)
 		live_add(srv, s);
 	serve(s);
@@ -823,10 +863,11 @@ static void reject_fd(struct kr_httpd *srv, int fd)
  * serving, and under a crowd of clients those handshakes took the CPU the accepted ones needed. A TLS client sees
  * its connection closed during the handshake, which kr_client reports as "busy or restarting" and retries later.
  * On a plain listener an answer costs nothing: the rejecter thread answers 503 while it has room. Called with
- * srv->lock held. */
-static void turn_away(struct kr_httpd *srv, int fd)
+ * srv->lock held. full: the queue was full (else the connection waited queue_wait_ms). */
+static void turn_away(struct kr_httpd *srv, int fd, bool full)
 {
 	atomic_fetch_add(&srv->rejected_busy, 1);
+	atomic_fetch_add(full ? &srv->rejected_full : &srv->rejected_waited, 1);
 	if (!srv->tls && queue_push(&srv->reject, fd))
 		pthread_cond_signal(&srv->reject_cond);
 	else
@@ -843,7 +884,7 @@ static int expire_queued(struct kr_httpd *srv)
 		int64_t due = srv->work.since[srv->work.head] + srv->cfg.queue_wait_ms;
 		if (due > now)
 			return (int)(due - now);
-		turn_away(srv, queue_pop(&srv->work, NULL));
+		turn_away(srv, queue_pop(&srv->work, NULL), false);
 	}
 	return -1;
 }
@@ -867,7 +908,7 @@ static void *worker_main(void *arg)
 			 * until it wakes up, so that no connection is started after waiting longer. */
 			fd = queue_pop(&srv->work, &since);
 			if (srv->cfg.queue_wait_ms && mono_ms() - since >= srv->cfg.queue_wait_ms) {
-				turn_away(srv, fd);
+				turn_away(srv, fd, false);
 				fd = -1;
 			}
 		}
@@ -937,7 +978,7 @@ static void *acceptor_main(void *arg)
 		if (queue_push(&srv->work, fd))
 			pthread_cond_signal(&srv->work_cond);
 		else
-			turn_away(srv, fd);
+			turn_away(srv, fd, true);
 		pthread_mutex_unlock(&srv->lock);
 	}
 }
@@ -1049,6 +1090,7 @@ kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **ou
 	srv->cfg.host = srv->host;
 	srv->cfg.ca_crt = srv->cfg.crt = srv->cfg.key = NULL; /* not kept: the TLS server has loaded them */
 	srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
+	atomic_init(&srv->write_timeout_ms, srv->cfg.write_timeout_ms);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->work_cond, NULL);
 	pthread_cond_init(&srv->reject_cond, NULL);
@@ -1116,6 +1158,22 @@ void kr_httpd_stats(const struct kr_httpd *srv, struct kr_httpd_stats *out)
 	out->refused_requests = atomic_load(&s->refused_requests);
 	out->timeouts = atomic_load(&s->timeouts);
 	out->rejected_busy = atomic_load(&s->rejected_busy);
+	out->rejected_full = atomic_load(&s->rejected_full);
+	out->rejected_waited = atomic_load(&s->rejected_waited);
+	out->refused_too_big = atomic_load(&s->refused_too_big);
+}
+
+kr_status kr_httpd_reload_tls(struct kr_httpd *srv, const char *ca_crt, const char *crt, const char *key,
+                              struct kr_cert_info *info, struct kr_error *err)
+{
+	if (!srv->tls)
+		return kr_fail(err, KR_ERR_CONFIG, "a plain listener has no certificate to reload");
+	return kr_tls_server_reload(srv->tls, ca_crt, crt, key, info, err);
+}
+
+void kr_httpd_set_write_timeout(struct kr_httpd *srv, int timeout_ms)
+{
+	atomic_store(&srv->write_timeout_ms, timeout_ms > 0 ? timeout_ms : 10000);
 }
 
 void kr_httpd_stop(struct kr_httpd *srv)
@@ -1302,7 +1360,10 @@ kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t 
 	srv->listen_fd = srv->wake[0] = srv->wake[1] = -1;
 	srv->stopped = true; /* no threads, no listener: nothing to stop */
 	srv->read_piece = piece;
+	atomic_init(&srv->write_timeout_ms, srv->cfg.write_timeout_ms);
+	pthread_mutex_init(&srv->lock, NULL); /* log_too_big */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		pthread_mutex_destroy(&srv->lock);
 		free(srv);
 		return kr_fail(err, KR_ERR_IO, "socketpair failed: %s", strerror(errno));
 	}
@@ -1311,6 +1372,7 @@ kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t 
 	if (rc) {
 		close(sv[0]);
 		close(sv[1]);
+		pthread_mutex_destroy(&srv->lock);
 		free(srv);
 		return kr_fail(err, KR_ERR_NOMEM, "starting the test client thread failed: %s", strerror(rc));
 	}
@@ -1319,6 +1381,7 @@ kr_status kr_httpd_serve_bytes(const struct kr_httpd_config *cfg, const uint8_t 
 	pthread_join(thread, NULL);
 	if (stats)
 		kr_httpd_stats(srv, stats);
+	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 	if (client.st == KR_ERR_TOO_BIG)
 		return kr_fail(err, KR_ERR_TOO_BIG, "the server's output exceeded the cap of %zu bytes", out->max);

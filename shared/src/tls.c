@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,8 +947,18 @@ struct tls_side {
 	bool has_cert;
 };
 
-struct kr_tls_server {
+/* One loaded set of server files (CA, certificate, key) and the mbedTLS configuration made from them. Each
+ * connection set up with it holds a reference (an mbedtls_ssl_context points into the configuration for its
+ * whole life), and so does the server while it is the current one: a reload swaps in a new one, and the old one
+ * is freed when the last connection that uses it closes. */
+struct server_conf {
 	struct tls_side side;
+	atomic_uint refs;
+};
+
+struct kr_tls_server {
+	pthread_mutex_t lock;    /* guards cur (taking a reference to it, replacing it) */
+	struct server_conf *cur; /* what new handshakes use */
 	kr_tls_peer_check_fn peer_check; /* NULL: mbedTLS requires and verifies a client certificate */
 	void *peer_ctx;
 };
@@ -1033,6 +1045,53 @@ static kr_status side_init(struct tls_side *s, int endpoint, const char *ca_crt,
 	return KR_OK;
 }
 
+static void server_conf_put(struct server_conf *sc)
+{
+	if (sc && atomic_fetch_sub(&sc->refs, 1) == 1) {
+		side_free(&sc->side);
+		free(sc);
+	}
+}
+
+/* A new configuration from the files, with one reference (the caller's). On error *out is NULL. */
+static kr_status server_conf_load(const char *ca_crt, const char *crt, const char *key, struct server_conf **out,
+                                  struct kr_error *err)
+{
+	struct server_conf *sc = calloc(1, sizeof *sc);
+	kr_status st;
+
+	*out = NULL;
+	if (!sc)
+		return kr_fail(err, KR_ERR_NOMEM, "out of memory setting up the TLS server");
+	if ((st = side_init(&sc->side, MBEDTLS_SSL_IS_SERVER, ca_crt, crt, key, err))) {
+		side_free(&sc->side);
+		free(sc);
+		return st;
+	}
+	atomic_init(&sc->refs, 1);
+	*out = sc;
+	return KR_OK;
+}
+
+/* The current configuration, with a reference for the caller (server_conf_put). */
+static struct server_conf *server_conf_get(struct kr_tls_server *srv)
+{
+	struct server_conf *sc;
+
+	pthread_mutex_lock(&srv->lock);
+	sc = srv->cur;
+	atomic_fetch_add(&sc->refs, 1);
+	pthread_mutex_unlock(&srv->lock);
+	return sc;
+}
+
+static void server_conf_authmode(struct server_conf *sc, bool optional)
+{
+	/* OPTIONAL: mbedTLS verifies a presented certificate but completes the handshake either way; check_client
+	 * below refuses what did not verify, so only "no certificate" reaches the peer check's judgement. */
+	mbedtls_ssl_conf_authmode(&sc->side.conf, optional ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
+}
+
 kr_status kr_tls_server_new(const char *ca_crt, const char *crt, const char *key, struct kr_tls_server **out,
                             struct kr_error *err)
 {
@@ -1042,29 +1101,60 @@ kr_status kr_tls_server_new(const char *ca_crt, const char *crt, const char *key
 	*out = NULL;
 	if (!srv)
 		return kr_fail(err, KR_ERR_NOMEM, "out of memory setting up the TLS server");
-	if ((st = side_init(&srv->side, MBEDTLS_SSL_IS_SERVER, ca_crt, crt, key, err))) {
-		side_free(&srv->side);
+	if ((st = server_conf_load(ca_crt, crt, key, &srv->cur, err))) {
 		free(srv);
 		return st;
 	}
+	pthread_mutex_init(&srv->lock, NULL);
 	*out = srv;
 	return KR_OK;
+}
+
+kr_status kr_tls_server_reload(struct kr_tls_server *srv, const char *ca_crt, const char *crt, const char *key,
+                               struct kr_cert_info *info, struct kr_error *err)
+{
+	struct server_conf *sc, *old;
+	kr_status st;
+
+	if (info)
+		memset(info, 0, sizeof *info);
+	if ((st = server_conf_load(ca_crt, crt, key, &sc, err)))
+		return st;
+	if (info && (st = cert_info_from(&sc->side.crt, info, err))) {
+		server_conf_put(sc);
+		return st;
+	}
+	server_conf_authmode(sc, srv->peer_check != NULL);
+	pthread_mutex_lock(&srv->lock);
+	old = srv->cur;
+	srv->cur = sc;
+	pthread_mutex_unlock(&srv->lock);
+	server_conf_put(old); /* freed now, or when its last connection closes */
+	return KR_OK;
+}
+
+kr_status kr_tls_server_cert(struct kr_tls_server *srv, struct kr_cert_info *out, struct kr_error *err)
+{
+	struct server_conf *sc = server_conf_get(srv);
+	kr_status st = cert_info_from(&sc->side.crt, out, err);
+
+	server_conf_put(sc);
+	return st;
 }
 
 void kr_tls_server_set_peer_check(struct kr_tls_server *srv, kr_tls_peer_check_fn fn, void *ctx)
 {
 	srv->peer_check = fn;
 	srv->peer_ctx = ctx;
-	/* OPTIONAL: mbedTLS verifies a presented certificate but completes the handshake either way; check_client
-	 * below refuses what did not verify, so only "no certificate" reaches fn's judgement. */
-	mbedtls_ssl_conf_authmode(&srv->side.conf, fn ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
+	server_conf_authmode(srv->cur, fn != NULL);
 }
 
 void kr_tls_server_free(struct kr_tls_server *srv)
 {
 	if (!srv)
 		return;
-	side_free(&srv->side);
+	server_conf_put(srv->cur);
+	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
 
@@ -1099,6 +1189,7 @@ void kr_tls_client_free(struct kr_tls_client *cli)
 struct kr_tls_conn {
 	int fd;
 	const struct kr_tls_server *srv; /* server side: whose peer check applies; NULL on the client side */
+	struct server_conf *sconf;       /* server side: the configuration ssl was set up with (a reference) */
 	bool plain;
 	bool ssl_set_up;
 	bool established; /* handshake done */
@@ -1354,7 +1445,8 @@ kr_status kr_tls_conn_accept(struct kr_tls_server *srv, int fd, int timeout_ms, 
 	mbedtls_ssl_init(&c->ssl);
 	c->ssl_set_up = true;
 	c->srv = srv;
-	rc = mbedtls_ssl_setup(&c->ssl, &srv->side.conf);
+	c->sconf = server_conf_get(srv);
+	rc = mbedtls_ssl_setup(&c->ssl, &c->sconf->side.conf);
 	if (rc) {
 		st = mbed_fail(err, KR_ERR_TLS, rc, "setting up the tls connection with", c->addr);
 		c->notify_sent = true;
@@ -1666,6 +1758,7 @@ void kr_tls_conn_close(struct kr_tls_conn *c)
 		send_close_notify(c);
 		mbedtls_ssl_free(&c->ssl);
 	}
+	server_conf_put(c->sconf); /* after ssl: it points into the configuration */
 	close(c->fd);
 	free(c);
 }

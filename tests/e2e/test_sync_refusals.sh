@@ -49,7 +49,7 @@ $HDRS"
 
 # refused CODE WHAT [unlogged]: the last curl_sync got HTTP CODE with a reason in the body, the hub logged the
 # refusal with its reason (unless "unlogged": the HTTP server answers 413 by itself, without the sync
-# handler that logs requests), and the hub's records are what they were ($HUB_STATE).
+# handler that logs requests, and logs its own line, checked after the call), and the hub's records are what they were ($HUB_STATE).
 refused() {
 	local code=$1 what=$2 logged=${3:-logged} before
 	assert_ok
@@ -112,6 +112,9 @@ step "a body over the cap: 413"
 head -c $((16 * 1024 * 1024 + 1)) /dev/zero >"$T/big.bin"
 curl_sync n1 "$T/big.bin"
 refused 413 "a body of 16 MiB + 1 byte" unlogged
+# The HTTP server answers it by itself, and logs it: the address, the node, the declared length and the cap.
+wait_for 10 "the hub's log line for the 413" log_has "$HUB_LOG" \
+	'413: 127\.0\.0\.1:[0-9]+ node n1 declared a body of 16777217 bytes, over the cap of 16777216 bytes'
 
 step "garbage and damaged sets: 400 with a reason"
 head -c 4096 /dev/urandom >"$T/garbage.bin"
@@ -172,6 +175,32 @@ assert_contains "$OUT" "sent 4, received 0"
 assert_same_state a1 f1
 L=$(hub_sync_lines)
 assert_contains "$L" "status=200 in=2 skipped=2 " "the hub's log of a1's sync (changes 1 and 2 came by curl)"
+
+step "connections turned away when the hub is busy: counted in /v1/metrics, summarised in the log"
+metrics() {
+	run curl -sS --max-time 30 --cacert "$T/hub/ca.crt" --cert "$T/certs/n1.crt" --key "$T/certs/n1.key" \
+		"$HUB_URL/v1/metrics"
+	assert_ok
+}
+metrics
+assert_contains "$OUT" 'kiroku_connections_turned_away_total{reason="queue_wait"} 0' "the metrics before"
+# Eight silent TCP connections hold the hub's eight threads in their TLS handshakes; a ninth waits in the
+# queue and is closed unanswered after 1 s.
+HOLD=()
+for i in 1 2 3 4 5 6 7 8 9; do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$HUB_PORT"
+	HOLD+=("$fd")
+done
+sleep 2
+for fd in "${HOLD[@]}"; do
+	exec {fd}>&-
+done
+metrics
+assert_match "$OUT" $'kiroku_connections_turned_away_total\{reason="queue_wait"\} [1-9][0-9]*\n' "the metrics after"
+assert_contains "$OUT" '# TYPE kiroku_connections_turned_away_total counter' "the metrics after"
+assert_contains "$OUT" "kiroku_requests_refused_too_big_total 1" "the metrics after (the 413 above)"
+wait_for 15 "the hub's summary of connections turned away" log_has "$HUB_LOG" \
+	'turned away [1-9][0-9]* connections? in the last [0-9]+ s: queue full 0, queued over 1 s [1-9]'
 
 step "a hub restored from an old backup: the agent's sync exits 6 and names the change expected"
 new_agent n3 f1 a3

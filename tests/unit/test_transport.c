@@ -701,7 +701,9 @@ static void test_expect_continue(void **state)
 	assert_non_null(strstr(buf, "len=5\nhello"));
 	kr_tls_conn_close(c);
 
-	/* Too large: 413 at once, no 100, and no body is read. */
+	/* Too large: 413 at once, no 100, and no body is read; counted (and logged) by the server. */
+	struct kr_httpd_stats st0, st1;
+	kr_httpd_stats(F.srv, &st0);
 	calls = atomic_load(&F.handler_calls);
 	c = raw_connect();
 	raw_send(c, "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\nExpect: 100-continue\r\n\r\n");
@@ -709,6 +711,75 @@ static void test_expect_continue(void **state)
 	assert_true(strncmp(buf, "HTTP/1.1 413 Payload Too Large\r\n", 32) == 0);
 	kr_tls_conn_close(c);
 	assert_int_equal(atomic_load(&F.handler_calls), calls);
+	kr_httpd_stats(F.srv, &st1);
+	assert_int_equal(st1.refused_too_big, st0.refused_too_big + 1);
+}
+
+/* The server certificate of new connections, as the client sees it. */
+static void server_serial(char out[KR_SERIAL_HEX_MAX + 1])
+{
+	struct kr_tls_conn *c = raw_connect();
+	struct kr_cert_info info;
+	struct kr_error err = {0};
+
+	if (kr_tls_conn_peer(c, &info, &err))
+		fail_msg("the server's certificate: %s", err.msg);
+	snprintf(out, KR_SERIAL_HEX_MAX + 1, "%s", info.serial);
+	kr_tls_conn_close(c);
+}
+
+/* SIGHUP's work: a reload gives new connections the new certificate while a connection set up before goes on
+ * with the old configuration (freed only when it closes: the sanitizer build checks that); bad files (a key that
+ * does not match, a key others may read, a missing file) change nothing. */
+static void test_tls_reload(void **state)
+{
+	static const char *const dns[] = {"localhost"};
+	static const char *const ips[] = {"127.0.0.1"};
+	struct kr_cert_request sreq = {.node_id = "hub", .is_server = true, .dns_names = dns, .n_dns_names = 1,
+	                               .ipv4_addrs = ips, .n_ipv4_addrs = 1, .days_valid = 60};
+	char crt2[PATH_LEN], key2[PATH_LEN], before[KR_SERIAL_HEX_MAX + 1], after[KR_SERIAL_HEX_MAX + 1];
+	char buf[4096];
+	struct kr_cert_info info, want;
+	struct kr_error err = {0};
+	struct kr_tls_conn *old;
+	(void)state;
+
+	path(crt2, "server2.crt");
+	path(key2, "server2.key");
+	assert_int_equal(kr_cert_issue(F.ca1, key2, crt2, &sreq, &err), KR_OK);
+	assert_int_equal(kr_cert_info_file(crt2, &want, &err), KR_OK);
+	server_serial(before);
+	assert_string_not_equal(before, want.serial);
+	old = raw_connect(); /* set up with the first configuration */
+
+	assert_int_equal(kr_httpd_reload_tls(F.srv, F.ca1_crt, crt2, key2, &info, &err), KR_OK);
+	assert_string_equal(info.serial, want.serial);
+	assert_int_equal(info.not_after, want.not_after);
+	server_serial(after);
+	assert_string_equal(after, want.serial);
+
+	/* The old connection still works, and closes cleanly (its configuration is freed then). */
+	raw_send(old, "GET /old HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	read_to_close(old, buf, sizeof buf, 3000);
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	kr_tls_conn_close(old);
+
+	/* A key of another certificate. */
+	assert_int_equal(kr_httpd_reload_tls(F.srv, F.ca1_crt, crt2, F.srv_key, &info, &err), KR_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "does not belong to the certificate"));
+	/* A key others may read. */
+	assert_int_equal(chmod(key2, 0644), 0);
+	assert_int_equal(kr_httpd_reload_tls(F.srv, F.ca1_crt, crt2, key2, &info, &err), KR_ERR_CONFIG);
+	assert_int_equal(chmod(key2, 0600), 0);
+	/* A missing certificate. */
+	assert_int_not_equal(kr_httpd_reload_tls(F.srv, F.ca1_crt, "/nonexistent.crt", key2, &info, &err), KR_OK);
+	server_serial(after);
+	assert_string_equal(after, want.serial);
+
+	/* Back to the first certificate for the tests that follow. */
+	assert_int_equal(kr_httpd_reload_tls(F.srv, F.ca1_crt, F.srv_crt, F.srv_key, NULL, &err), KR_OK);
+	server_serial(after);
+	assert_string_equal(after, before);
 }
 
 static void expect_refusal(const char *request, const char *status_line)
@@ -927,6 +998,8 @@ static void test_busy_turned_away(void **state)
 	assert_null(c3);
 	kr_httpd_stats(srv, &stats);
 	assert_int_equal(stats.rejected_busy, 1); /* c3: c2 is still queued */
+	assert_int_equal(stats.rejected_full, 1);
+	assert_int_equal(stats.rejected_waited, 0);
 	assert_int_equal(stats.established, 1);
 	assert_int_equal(stats.handshakes_failed, 0); /* no handshake was spent on c3 */
 
@@ -938,6 +1011,8 @@ static void test_busy_turned_away(void **state)
 	close(c2);
 	kr_httpd_stats(srv, &stats);
 	assert_int_equal(stats.rejected_busy, 2);
+	assert_int_equal(stats.rejected_full, 1);
+	assert_int_equal(stats.rejected_waited, 1); /* c2 */
 	assert_int_equal(stats.handshakes_failed, 0);
 
 	/* The agent's client, queued behind c1 and turned away, reports a busy hub, retried later. */
@@ -952,6 +1027,7 @@ static void test_busy_turned_away(void **state)
 	kr_client_free(client);
 	kr_httpd_stats(srv, &stats);
 	assert_int_equal(stats.rejected_busy, 3);
+	assert_int_equal(stats.rejected_full + stats.rejected_waited, 3);
 	assert_int_equal(stats.handshakes_failed, 0);
 	assert_int_equal(stats.accepted, 4);
 
@@ -1101,6 +1177,7 @@ int main(void)
 	    cmocka_unit_test(test_slow_client_cut_off),
 	    cmocka_unit_test(test_old_tls_refused),
 	    cmocka_unit_test(test_busy_turned_away),
+	    cmocka_unit_test(test_tls_reload),
 	    cmocka_unit_test(test_plain_listener),
 	    cmocka_unit_test(test_client_errors),
 	    cmocka_unit_test(test_stop_is_prompt),

@@ -107,6 +107,12 @@ kr_status kr_config_load(struct kr_config *cfg, const char *path, bool must_exis
  * the file and the flags. KR_ERR_NOMEM only. */
 kr_status kr_config_finish(struct kr_config *cfg, struct kr_error *err);
 
+/* Reads the configuration again for a running daemon (SIGHUP): the defaults, the flags cur was given (they
+ * still win), the file cur was read from (cur->path; when none was read, the default path, which may still be
+ * missing), then kr_config_finish. cur is not changed. On error out holds nothing to release and err names the
+ * file and line. */
+kr_status kr_config_reread(const struct kr_config *cur, struct kr_config *out, struct kr_error *err);
+
 /* The value of an option by key: text as set (or resolved, for file options after kr_config_finish).
  * NULL when the option does not exist for the program. */
 const char *kr_config_get(const struct kr_config *cfg, const char *name);

@@ -15,8 +15,10 @@
  * each write (write_timeout_ms without progress). The server answers by itself, without calling the handler:
  * 400 (malformed, with the parser's reason as text), 408, 411, 413, 414, 417, 431, 501, 503.
  * "Expect: 100-continue" is answered with "100 Continue" before the body is read (or with 413 instead).
- * Connection-level failures (handshake refused and why, timeouts) are logged to stderr with a UTC timestamp;
- * logging each request is the handler's job, it knows what the request meant.
+ * Connection-level failures (handshake refused and why, timeouts) are logged to stderr with a UTC timestamp, and
+ * so are bodies refused with 413 (at most one line per 10 s, counting the others); logging each request the
+ * handler sees is the handler's job, it knows what the request meant. Connections turned away are only
+ * counted (kr_httpd_stats): the caller summarises them.
  */
 #ifndef KR_HTTPD_H
 #define KR_HTTPD_H
@@ -119,6 +121,9 @@ struct kr_httpd_stats {
 	unsigned long long refused_requests;  /* requests the server answered itself (4xx/5xx) */
 	unsigned long long timeouts;          /* handshake, request or write deadlines that passed */
 	unsigned long long rejected_busy;     /* connections turned away: queue full or queue_wait_ms passed */
+	unsigned long long rejected_full;     /* ... of which because the queue was full */
+	unsigned long long rejected_waited;   /* ... of which because they waited queue_wait_ms */
+	unsigned long long refused_too_big;   /* requests answered 413 for their declared Content-Length */
 };
 
 struct kr_httpd;
@@ -131,6 +136,15 @@ kr_status kr_httpd_start(const struct kr_httpd_config *cfg, struct kr_httpd **ou
 unsigned short kr_httpd_port(const struct kr_httpd *srv);
 
 void kr_httpd_stats(const struct kr_httpd *srv, struct kr_httpd_stats *out);
+
+/* TLS: loads the CA, certificate and key files again (kr_tls_server_reload) for the connections accepted from
+ * now on; those in progress keep theirs. On error (KR_ERR_CONFIG for a plain listener or bad files) the server
+ * goes on with what it had. info (may be NULL) gets the new certificate's summary. Thread-safe. */
+kr_status kr_httpd_reload_tls(struct kr_httpd *srv, const char *ca_crt, const char *crt, const char *key,
+                              struct kr_cert_info *info, struct kr_error *err);
+
+/* Sets cfg.write_timeout_ms for the connections started from now on. Thread-safe; can't fail. */
+void kr_httpd_set_write_timeout(struct kr_httpd *srv, int timeout_ms);
 
 /* Closes every open connection whose client certificate names node (CN): a connection waiting for its next
  * request is closed within about 100 ms; one in the middle of a request is closed before the handler is

@@ -13,8 +13,8 @@
  * renegotiation off, and the peer's certificate must chain to the configured CA (mutual TLS on both sides).
  * Every blocking step has a deadline; sockets get TCP_NODELAY; nothing raises SIGPIPE.
  *
- * Threads: a kr_tls_server or kr_tls_client may be used by many threads at once (accept/connect); one
- * kr_tls_conn belongs to one thread at a time.
+ * Threads: a kr_tls_server or kr_tls_client may be used by many threads at once (accept/connect), and a
+ * server's files may be reloaded meanwhile (kr_tls_server_reload); one kr_tls_conn belongs to one thread at a time.
  */
 #ifndef KR_TLS_H
 #define KR_TLS_H
@@ -112,6 +112,17 @@ struct kr_tls_conn;
 kr_status kr_tls_server_new(const char *ca_crt, const char *crt, const char *key, struct kr_tls_server **out,
                             struct kr_error *err);
 void kr_tls_server_free(struct kr_tls_server *srv);
+
+/* Loads the three files again, with every check of kr_tls_server_new (key mode, key matching the certificate,
+ * certificate valid under the CA), and makes them what new handshakes use; connections already set up keep
+ * the files they started with until they close (each holds a reference to its configuration). On error the
+ * server keeps what it had and err says why; info (may be NULL) gets the new certificate's summary on success.
+ * Thread-safe with kr_tls_conn_accept and with itself; not with kr_tls_server_set_peer_check. */
+kr_status kr_tls_server_reload(struct kr_tls_server *srv, const char *ca_crt, const char *crt, const char *key,
+                               struct kr_cert_info *info, struct kr_error *err);
+
+/* The summary of the certificate new handshakes present. Thread-safe. */
+kr_status kr_tls_server_cert(struct kr_tls_server *srv, struct kr_cert_info *out, struct kr_error *err);
 
 /* A server's say on each client, called during the handshake (from the thread running it) right after the
  * client's Certificate message: with the verified certificate, or with peer NULL when the client sent none.
