@@ -119,9 +119,13 @@ static void print_main_help(const struct kr_cli *cli, FILE *out)
 {
 	fprintf(out, "%s %s: %s\n\nUsage: %s [OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]\n\nCommands:\n", cli->prog,
 	        KR_VERSION, cli->about, cli->prog);
+	int width = 16; /* the names in one column, wider when a name is longer */
 	for (size_t i = 0; i < cli->ncommands; i++)
-		fprintf(out, "  %-16s %s\n", command_at(cli, i)->name, command_at(cli, i)->summary);
-	fprintf(out, "  %-16s %s\n\n", "help [COMMAND]", "Show help for a command.");
+		if ((int)strlen(command_at(cli, i)->name) > width)
+			width = (int)strlen(command_at(cli, i)->name);
+	for (size_t i = 0; i < cli->ncommands; i++)
+		fprintf(out, "  %-*s %s\n", width, command_at(cli, i)->name, command_at(cli, i)->summary);
+	fprintf(out, "  %-*s %s\n\n", width, "help [COMMAND]", "Show help for a command.");
 	print_common_options(cli, out);
 	fputs("  --version                 print the version\n\n", out);
 	print_exit_codes(cli, out);

@@ -27,6 +27,17 @@ assert_rc 1
 run "$KIROKU_AGENT" frobnicate
 assert_rc 1
 assert_contains "$ERR" 'no command "frobnicate"'
+# The command list is one column of names and one of summaries, in both programs, whatever the longest name.
+for prog in "$KIROKU_AGENT" "$KIROKU_HUB"; do
+	run "$prog" --help
+	assert_ok
+	bad=$(awk '/^Commands:/ { on = 1; next } on && /^$/ { exit }
+		on && /^  help \[COMMAND\]/ { col = index($0, "Show") }
+		on { lines[++n] = $0 }
+		END { for (i = 1; i <= n; i++) if (substr(lines[i], col - 1, 1) != " " || substr(lines[i], col, 1) == " ")
+			print lines[i] }' <<<"$OUT")
+	[[ -z "$bad" ]] || fail "$(basename "$prog") --help: summaries out of their column: $bad"
+done
 # A wrong option is named as typed, and a flag given a value says so.
 run "$KIROKU_AGENT" list --bogus
 assert_rc 1
