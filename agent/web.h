@@ -252,6 +252,10 @@ const char *web_wordf(struct web_req *r, enum web_word w, unsigned long long a, 
 
 void web_page_home(struct web_req *r);
 void web_page_record(struct web_req *r, const char *id_text);
+/* Loads the record named by id_text (text of a ULID) for a page: *kd its kind. False after writing the page
+ * that says why not: 404 for an unknown id, another facility's record or a kind this agent does not know,
+ * 500 for a store error. On true, release rec with kr_record_release. */
+bool web_load_record(struct web_req *r, const char *id_text, struct kr_record *rec, const struct kr_kind_def **kd);
 void web_page_new(struct web_req *r, const char *kind);
 void web_post_new(struct web_req *r, const char *kind);
 /* Correcting a record (/edit/ID): its form with the current values, and the submission, which writes only the

@@ -566,27 +566,8 @@ static const char *form_text(struct web_req *r, const struct kr_field_state *st)
 static bool load_for_edit(struct web_req *r, const char *id_text, struct kr_record *rec,
                           const struct kr_kind_def **kd)
 {
-	struct kr_error err = {0};
-	kr_ulid uid;
-	kr_status s;
-
-	memset(rec, 0, sizeof *rec);
-	if (kr_ulid_parse(id_text, &uid, &err)) {
-		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+	if (!web_load_record(r, id_text, rec, kd))
 		return false;
-	}
-	s = kr_record_get(r->st, &uid, rec, &err);
-	*kd = s ? NULL : kr_catalogue_kind(kr_store_catalogue(r->st), rec->kind);
-	if (s == KR_ERR_NOT_FOUND || (!s && (!*kd || strcmp(rec->facility, kr_store_facility(r->st)) != 0))) {
-		kr_record_release(rec);
-		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
-		return false;
-	}
-	if (s) {
-		kr_record_release(rec);
-		web_page_message(r, 500, WW_ERROR_TITLE, err.msg);
-		return false;
-	}
 	if (rec->deleted || (*kd)->append_only) {
 		kr_record_release(rec);
 		web_page_message(r, 409, WW_EDIT_NOT_EDITABLE,
@@ -649,19 +630,20 @@ void web_post_edit(struct web_req *r, const char *id_text)
 	for (size_t i = 0; i < kd->nfields; i++) {
 		const struct kr_field_def *f = &kd->fields[i];
 		char name[80];
-		const char *base, *now, *typed = set[i].text ? set[i].text : fs.values[i];
+		const char *sent_base, *base, *now, *typed = set[i].text ? set[i].text : fs.values[i];
 
 		if (f->operator_only)
 			continue;
 		snprintf(name, sizeof name, "base.%s", f->name);
-		base = normalised(r, f, web_form_get(&r->form, name));
+		sent_base = web_form_get(&r->form, name);
+		base = normalised(r, f, sent_base);
 		now = normalised(r, f, form_text(r, kr_record_field(&rec, f->name)));
 		if (!base || !now) {
 			r->fail = KR_ERR_NOMEM;
 			goto out;
 		}
 		fs.bases[i] = now;
-		if (!web_form_get(&r->form, name) || strcmp(typed, base) == 0) {
+		if (!sent_base || strcmp(typed, base) == 0) {
 			/* Unchanged (or a form without its base: nothing can be compared, nothing is written). Should
 			 * the form come back, it shows the value as it is now. */
 			fs.values[i] = now;

@@ -605,6 +605,32 @@ static kr_status show_conflict(void *ctx, const struct kr_record *c, struct kr_e
 	return r->fail ? kr_fail(err, r->fail, "writing the page") : KR_OK;
 }
 
+bool web_load_record(struct web_req *r, const char *id_text, struct kr_record *rec, const struct kr_kind_def **kd)
+{
+	struct kr_error err = {0};
+	kr_ulid uid;
+	kr_status s;
+
+	memset(rec, 0, sizeof *rec);
+	if (kr_ulid_parse(id_text, &uid, &err)) {
+		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+		return false;
+	}
+	s = kr_record_get(r->st, &uid, rec, &err);
+	*kd = s ? NULL : kr_catalogue_kind(kr_store_catalogue(r->st), rec->kind);
+	if (s == KR_ERR_NOT_FOUND || (!s && (!*kd || strcmp(rec->facility, kr_store_facility(r->st)) != 0))) {
+		kr_record_release(rec);
+		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+		return false;
+	}
+	if (s) {
+		kr_record_release(rec);
+		web_page_message(r, 500, WW_ERROR_TITLE, err.msg);
+		return false;
+	}
+	return true;
+}
+
 void web_page_record(struct web_req *r, const char *id_text)
 {
 	const struct kr_kind_def *kd;
@@ -615,25 +641,9 @@ void web_page_record(struct web_req *r, const char *id_text)
 	struct kr_record rec;
 	struct kr_error err = {0};
 	char id[KR_ULID_LEN + 1];
-	kr_ulid uid;
-	kr_status s;
 
-	if (kr_ulid_parse(id_text, &uid, &err)) {
-		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
+	if (!web_load_record(r, id_text, &rec, &kd))
 		return;
-	}
-	s = kr_record_get(r->st, &uid, &rec, &err);
-	kd = s ? NULL : kr_catalogue_kind(kr_store_catalogue(r->st), rec.kind);
-	if (s == KR_ERR_NOT_FOUND || (!s && (!kd || strcmp(rec.facility, kr_store_facility(r->st)) != 0))) {
-		kr_record_release(&rec);
-		web_page_message(r, 404, WW_NOT_FOUND, web_word(WW_NOT_FOUND_DETAIL, r->lang));
-		return;
-	}
-	if (s) {
-		kr_record_release(&rec);
-		web_page_message(r, 500, WW_ERROR_TITLE, err.msg);
-		return;
-	}
 	kr_ulid_format(&rec.id, id);
 	web_page_begin(r, 200, kr_kind_label(kd, r->lang));
 	if (web_form_get(&r->query, "new") || web_form_get(&r->query, "edited")) {

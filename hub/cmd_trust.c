@@ -185,6 +185,30 @@ static kr_status tsv(struct kr_buf *b, const char *text, bool last)
 	return s ? s : kr_buf_append(b, last ? "\n" : "\t", 1);
 }
 
+/* One TSV line of n columns. */
+static kr_status tsv_row(struct kr_buf *b, const char *const *cols, size_t n)
+{
+	kr_status s = KR_OK;
+	for (size_t i = 0; i < n && !s; i++)
+		s = tsv(b, cols[i], i + 1 == n);
+	return s;
+}
+
+/* n padded table cells (the line's last column is the caller's). */
+static kr_status cells(struct kr_buf *b, const char *const *cols, const size_t *widths, size_t n)
+{
+	kr_status s = KR_OK;
+	for (size_t i = 0; i < n && !s; i++)
+		s = cell(b, cols[i], widths[i]);
+	return s;
+}
+
+/* "f1 (光が丘小学校)", or "f1" for a facility without a name. */
+static void facility_label(const char *facility, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s%s%s", facility, name[0] ? " (" : "", name, name[0] ? ")" : "");
+}
+
 static kr_status node_line(void *ctx, const struct kr_node_info *n, struct kr_error *err)
 {
 	struct node_list_ctx *c = ctx;
@@ -220,46 +244,15 @@ static kr_status node_line(void *ctx, const struct kr_node_info *n, struct kr_er
 		snprintf(ts[2], sizeof ts[2], "%" PRId64, n->last_seen_ms);
 		snprintf(ts[3], sizeof ts[3], "%" PRId64, n->skew_ms);
 		snprintf(ts[4], sizeof ts[4], "%" PRId64, n->revoked_ms);
-		s = tsv(&c->line, n->node, false);
-		if (!s)
-			s = tsv(&c->line, n->facility, false);
-		if (!s)
-			s = tsv(&c->line, n->facility_name, false);
-		if (!s)
-			s = tsv(&c->line, n->serial, false);
-		if (!s)
-			s = tsv(&c->line, ts[0], false);
-		if (!s)
-			s = tsv(&c->line, ts[1], false);
-		if (!s)
-			s = tsv(&c->line, ts[2], false);
-		if (!s)
-			s = tsv(&c->line, ts[3], false);
-		if (!s)
-			s = tsv(&c->line, n->outbox_pending >= 0 ? outbox : "", false);
-		if (!s)
-			s = tsv(&c->line, state, false);
-		if (!s)
-			s = tsv(&c->line, ts[4], false);
-		if (!s)
-			s = tsv(&c->line, n->revoke_reason, true);
+		const char *cols[] = {n->node, n->facility, n->facility_name, n->serial, ts[0], ts[1], ts[2], ts[3],
+		                      n->outbox_pending >= 0 ? outbox : "", state, ts[4], n->revoke_reason};
+		s = tsv_row(&c->line, cols, sizeof cols / sizeof cols[0]);
 	} else {
 		char facility[200];
-		snprintf(facility, sizeof facility, "%s%s%s%s", n->facility, n->facility_name[0] ? " (" : "",
-		         n->facility_name, n->facility_name[0] ? ")" : "");
-		s = cell(&c->line, n->node, 20);
-		if (!s)
-			s = cell(&c->line, facility, 26);
-		if (!s)
-			s = cell(&c->line, n->serial[0] ? n->serial : "-", 32);
-		if (!s)
-			s = cell(&c->line, expires, 20);
-		if (!s)
-			s = cell(&c->line, seen, 20);
-		if (!s)
-			s = cell(&c->line, skew, 9);
-		if (!s)
-			s = cell(&c->line, outbox, 7);
+		facility_label(n->facility, n->facility_name, facility, sizeof facility);
+		const char *cols[] = {n->node, facility, n->serial[0] ? n->serial : "-", expires, seen, skew, outbox};
+		static const size_t widths[] = {20, 26, 32, 20, 20, 9, 7};
+		s = cells(&c->line, cols, widths, sizeof cols / sizeof cols[0]);
 		if (!s)
 			s = kr_buf_printf(&c->line, "%s%s%s\n", state, n->revoke_reason[0] ? ": " : "",
 			                  n->revoke_reason);
@@ -319,31 +312,10 @@ static kr_status token_line(void *ctx, const struct kr_token_info *t, struct kr_
 		snprintf(ts[1], sizeof ts[1], "%" PRId64, t->expires_ms);
 		snprintf(ts[2], sizeof ts[2], "%" PRId64, t->used_ms);
 		snprintf(ts[3], sizeof ts[3], "%" PRId64, t->cancelled_ms);
-		s = tsv(&c->line, t->id, false);
-		if (!s)
-			s = tsv(&c->line, t->facility, false);
-		if (!s)
-			s = tsv(&c->line, t->facility_name, false);
-		if (!s)
-			s = tsv(&c->line, ts[0], false);
-		if (!s)
-			s = tsv(&c->line, t->created_by, false);
-		if (!s)
-			s = tsv(&c->line, ts[1], false);
-		if (!s)
-			s = tsv(&c->line, kr_trust_token_state_name(t->state), false);
-		if (!s)
-			s = tsv(&c->line, ts[2], false);
-		if (!s)
-			s = tsv(&c->line, t->used_by, false);
-		if (!s)
-			s = tsv(&c->line, t->cert_serial, false);
-		if (!s)
-			s = tsv(&c->line, ts[3], false);
-		if (!s)
-			s = tsv(&c->line, t->cancelled_by, false);
-		if (!s)
-			s = tsv(&c->line, t->cancel_reason, true);
+		const char *cols[] = {t->id, t->facility, t->facility_name, ts[0], t->created_by, ts[1],
+		                      kr_trust_token_state_name(t->state), ts[2], t->used_by, t->cert_serial, ts[3],
+		                      t->cancelled_by, t->cancel_reason};
+		s = tsv_row(&c->line, cols, sizeof cols / sizeof cols[0]);
 	} else {
 		char facility[300];
 		utc(t->created_ms, created, sizeof created);
@@ -365,17 +337,10 @@ static kr_status token_line(void *ctx, const struct kr_token_info *t, struct kr_
 			snprintf(state, sizeof state, "open");
 			break;
 		}
-		snprintf(facility, sizeof facility, "%s%s%s%s", t->facility, t->facility_name[0] ? " (" : "",
-		         t->facility_name, t->facility_name[0] ? ")" : "");
-		s = cell(&c->line, t->id, KR_TOKEN_ID_LEN);
-		if (!s)
-			s = cell(&c->line, facility, 26);
-		if (!s)
-			s = cell(&c->line, created, 20);
-		if (!s)
-			s = cell(&c->line, t->created_by[0] ? t->created_by : "-", 20);
-		if (!s)
-			s = cell(&c->line, expires, 20);
+		facility_label(t->facility, t->facility_name, facility, sizeof facility);
+		const char *cols[] = {t->id, facility, created, t->created_by[0] ? t->created_by : "-", expires};
+		static const size_t widths[] = {KR_TOKEN_ID_LEN, 26, 20, 20, 20};
+		s = cells(&c->line, cols, widths, sizeof cols / sizeof cols[0]);
 		if (!s)
 			s = kr_buf_printf(&c->line, "%s\n", state);
 	}
